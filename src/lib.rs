@@ -1,0 +1,4 @@
+//! Portcullis: a self-hosted API token service and authenticating gateway.
+#![forbid(unsafe_code)]
+
+pub mod token;
