@@ -1,0 +1,112 @@
+//! Persistence: one [`Store`] trait, backends per database. SQLite is the embedded default.
+//!
+//! Every mutation that the audit log records is written in the same transaction as its
+//! audit event, so an action is either done and recorded, or neither.
+
+mod model;
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use crate::clock::UnixTime;
+use crate::token::TokenDigest;
+
+/// What can go wrong in the store, as callers need to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule refused the change; the text names what clashed.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The database could not answer (down, locked, timed out, corrupt). Callers fail closed.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Users and their passwords.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Number of users, to know whether first-run setup is needed.
+    async fn count_users(&self) -> StoreResult<u64>;
+    /// Number of active administrators.
+    async fn count_active_admins(&self) -> StoreResult<u64>;
+    /// Creates a user; `Conflict` if the username is taken.
+    async fn create_user(&self, user: NewUser, audit: AuditContext) -> StoreResult<User>;
+    /// One user by id.
+    async fn user(&self, id: i64) -> StoreResult<User>;
+    /// One user by username (case-insensitive), with the password hash for sign-in.
+    async fn user_for_login(&self, username: &str) -> StoreResult<(User, Option<String>)>;
+    /// A page of users ordered by id, and the total count.
+    async fn list_users(&self, page: PageRequest) -> StoreResult<(Vec<User>, u64)>;
+    /// Replaces a user's editable fields. Deactivation or demotion ends the user's sessions.
+    async fn update_user(&self, id: i64, changes: UserChanges, audit: AuditContext) -> StoreResult<User>;
+    /// Deletes a user and their sessions; their tokens stay.
+    async fn delete_user(&self, id: i64, audit: AuditContext) -> StoreResult<()>;
+    /// Sets a new password hash and ends the user's sessions.
+    async fn set_password_hash(&self, id: i64, hash: String, audit: AuditContext) -> StoreResult<()>;
+    /// Records a successful sign-in time.
+    async fn touch_login(&self, id: i64, at: UnixTime) -> StoreResult<()>;
+}
+
+/// API tokens.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a new token by digest.
+    async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord>;
+    /// One token by id.
+    async fn token(&self, id: i64) -> StoreResult<TokenRecord>;
+    /// A page of tokens, newest first, and the total count.
+    async fn list_tokens(&self, filter: TokenFilter, page: PageRequest) -> StoreResult<(Vec<TokenRecord>, u64)>;
+    /// Changes name, description or expiry.
+    async fn update_token(&self, id: i64, changes: TokenChanges, audit: AuditContext) -> StoreResult<TokenRecord>;
+    /// Marks a token revoked at `audit.at`; revoking twice keeps the first time.
+    async fn revoke_token(&self, id: i64, audit: AuditContext) -> StoreResult<TokenRecord>;
+    /// Replaces the secret of an unrevoked token.
+    async fn regenerate_token(&self, id: i64, digest: TokenDigest, hint: String, audit: AuditContext) -> StoreResult<TokenRecord>;
+    /// The token with this digest, whatever its state; the verifier judges it.
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>>;
+    /// Writes gathered last-used times in one transaction.
+    async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()>;
+}
+
+/// Sign-in sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session for a user.
+    async fn create_session(&self, user_id: i64, digest: TokenDigest, created_at: UnixTime, expires_at: UnixTime) -> StoreResult<i64>;
+    /// The live session with this digest and its (active) user, if any.
+    async fn session_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>>;
+    /// Ends one session.
+    async fn revoke_session(&self, id: i64, at: UnixTime) -> StoreResult<()>;
+}
+
+/// The audit log, the health check and change detection.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends one event on its own (sign-in outcomes, which change nothing else).
+    async fn record(&self, event: AuditEvent) -> StoreResult<()>;
+    /// A page of events, newest first, optionally of one kind.
+    async fn list_audit(&self, kind: Option<String>, page: PageRequest) -> StoreResult<(Vec<AuditEvent>, u64)>;
+}
+
+/// A backend: all of the above, plus migrations, readiness and change detection.
+#[async_trait]
+pub trait Store: UserStore + TokenStore + SessionStore + AuditStore {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Whether the database answers a trivial query.
+    async fn ping(&self) -> StoreResult<()>;
+    /// A number that changes whenever another connection or process commits a change, so a
+    /// running server notices revocations made by the CLI.
+    async fn change_counter(&self) -> StoreResult<i64>;
+    /// Closes connections, flushing what the backend buffers.
+    async fn close(&self);
+}

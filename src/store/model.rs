@@ -1,0 +1,207 @@
+//! The records the store reads and writes, independent of the backend.
+
+use serde::Serialize;
+
+use crate::clock::UnixTime;
+use crate::domain::{Access, Description, Email, PersonName, TokenName, Username};
+use crate::token::TokenDigest;
+
+/// A user as the API shows it (never with the password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub active: bool,
+    pub admin: bool,
+    pub date_created: UnixTime,
+    pub date_modified: UnixTime,
+    pub date_logged: Option<UnixTime>,
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: Username,
+    pub email: Email,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub active: bool,
+    pub admin: bool,
+    pub password_hash: Option<String>,
+}
+
+/// The editable fields of a user, all given (PUT and PATCH both resolve to this).
+#[derive(Debug, Clone)]
+pub struct UserChanges {
+    pub username: Username,
+    pub email: Email,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub active: bool,
+    pub admin: bool,
+}
+
+/// Lifecycle state of an API token, derived from its timestamps and the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+/// The user a token was created by, as recorded then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedBy {
+    pub id: i64,
+    pub username: String,
+}
+
+/// An API token's metadata; the secret itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub access: Access,
+    pub hint: String,
+    pub created_at: UnixTime,
+    pub created_by: Option<CreatedBy>,
+    pub expires_at: Option<UnixTime>,
+    pub last_used_at: Option<UnixTime>,
+    pub revoked_at: Option<UnixTime>,
+}
+
+impl TokenRecord {
+    /// The status at time `now`: revoked wins over expired.
+    pub fn status(&self, now: UnixTime) -> TokenStatus {
+        if self.revoked_at.is_some() {
+            TokenStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
+/// A token to create.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub digest: TokenDigest,
+    pub hint: String,
+    pub name: TokenName,
+    pub description: Description,
+    pub access: Access,
+    pub created_by: Option<CreatedBy>,
+    pub expires_at: Option<UnixTime>,
+}
+
+/// Editable token fields; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct TokenChanges {
+    pub name: Option<TokenName>,
+    pub description: Option<Description>,
+    /// `Some(None)` removes the expiry.
+    pub expires_at: Option<Option<UnixTime>>,
+}
+
+/// Which tokens a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenFilter {
+    /// Every token, revoked and expired ones too.
+    #[default]
+    All,
+    /// Neither revoked nor expired at the given time.
+    ActiveAt(UnixTime),
+}
+
+/// A live session and the user it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub admin: bool,
+    pub expires_at: UnixTime,
+}
+
+/// Offset pagination, validated at the edge (page ≥ 1, limit 1–100).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// Rows to skip.
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.limit)
+    }
+}
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Actor {
+    /// A signed-in user.
+    User { id: i64, username: String },
+    /// An API token.
+    Token { id: i64, name: String },
+    /// The command line on the server's machine.
+    Cli,
+    /// Someone not (yet) identified, e.g. a failed sign-in.
+    Anonymous,
+}
+
+/// Who acts, when and from where: attached to every audited mutation.
+#[derive(Debug, Clone)]
+pub struct AuditContext {
+    pub actor: Actor,
+    pub at: UnixTime,
+    pub client_ip: Option<String>,
+}
+
+/// The kinds of audited events.
+pub mod audit_kind {
+    pub const TOKEN_CREATED: &str = "token.created";
+    pub const TOKEN_UPDATED: &str = "token.updated";
+    pub const TOKEN_REGENERATED: &str = "token.regenerated";
+    pub const TOKEN_REVOKED: &str = "token.revoked";
+    pub const USER_CREATED: &str = "user.created";
+    pub const USER_CHANGED: &str = "user.changed";
+    pub const USER_DELETED: &str = "user.deleted";
+    pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+    pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+    pub const LOGIN_FAILED: &str = "login.failed";
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: UnixTime,
+    pub kind: String,
+    pub actor: Actor,
+    pub target: Option<String>,
+    pub client_ip: Option<String>,
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// An event about to be written (id 0 until stored).
+    pub fn new(kind: &str, context: &AuditContext, target: Option<String>, details: serde_json::Value) -> Self {
+        Self {
+            id: 0,
+            at: context.at,
+            kind: kind.to_owned(),
+            actor: context.actor.clone(),
+            target,
+            client_ip: context.client_ip.clone(),
+            details,
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The embedded SQLite backend: one file under the data directory, WAL journal.
+
+mod audit;
+mod sessions;
+mod tokens;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::Mutex;
+
+use super::{AuditEvent, AuditContext, Store, StoreError, StoreResult};
+
+/// A SQLite database shared by the server and the CLI (several processes may open it).
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// A connection of its own for `PRAGMA data_version`, which only reports commits made by
+    /// *other* connections: pool connections would see their own writes as "no change".
+    watcher: Mutex<SqliteConnection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at a `sqlite://` URL or plain path.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url).map_err(unavailable)?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        }
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        let watcher = SqliteConnection::connect_with(&options).await.map_err(unavailable)?;
+        Ok(Self { pool, watcher: Mutex::new(watcher) })
+    }
+
+    /// The URL of the default database file inside `data_dir`.
+    pub fn default_url(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("portcullis.db").display())
+    }
+}
+
+/// Maps a database error to the store's vocabulary.
+fn unavailable(error: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(error.into())
+}
+
+/// Like [`unavailable`], but a uniqueness violation becomes a `Conflict` naming `what`.
+fn conflict_or_unavailable(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |error| match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => unavailable(error),
+    }
+}
+
+/// Writes an audit event inside the caller's transaction.
+async fn audit_in(
+    tx: &mut SqliteConnection,
+    kind: &str,
+    context: &AuditContext,
+    target: String,
+    details: serde_json::Value,
+) -> StoreResult<()> {
+    audit::insert(tx, &AuditEvent::new(kind, context, Some(target), details)).await
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.into()))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn change_counter(&self) -> StoreResult<i64> {
+        let mut conn = self.watcher.lock().await;
+        sqlx::query_scalar("PRAGMA data_version")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
