@@ -1,0 +1,229 @@
+//! Layered configuration: built-in defaults, then the TOML file, then `PORTCULLIS_*`
+//! environment variables, then command-line flags. Unknown keys in the file are an error.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::store::SqliteStore;
+use crate::token::{Prefix, SESSION_PREFIX};
+
+/// The resolved settings every command runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the embedded database and other state live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`.
+    pub database: String,
+    /// Address `serve` listens on.
+    pub listen: SocketAddr,
+    /// The URL users reach Portcullis at, for links such as the setup link.
+    pub public_url: Option<String>,
+    /// A `tracing` filter such as `info` or `portcullis=debug`.
+    pub log: String,
+    /// Prefix of new API tokens.
+    pub token_prefix: Prefix,
+    /// How often gathered last-used times are written.
+    pub last_used_flush_interval: Duration,
+    /// How long a sign-in session lasts.
+    pub session_ttl: Duration,
+    /// Most verification results kept in memory.
+    pub cache_capacity: usize,
+    /// Longest time a verification result is kept.
+    pub cache_ttl: Duration,
+    /// How often the store is asked whether another process changed it.
+    pub change_poll_interval: Duration,
+}
+
+/// Values given on the command line (or through their environment variables), which win.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub database: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    log: Option<String>,
+    #[serde(default)]
+    tokens: TokensSection,
+    #[serde(default)]
+    sessions: SessionsSection,
+    #[serde(default)]
+    cache: CacheSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensSection {
+    prefix: Option<String>,
+    #[serde(default, with = "duration")]
+    last_used_flush_interval: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionsSection {
+    #[serde(default, with = "duration")]
+    ttl: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheSection {
+    capacity: Option<usize>,
+    #[serde(default, with = "duration")]
+    ttl: Option<Duration>,
+    #[serde(default, with = "duration")]
+    change_poll_interval: Option<Duration>,
+}
+
+/// Durations are written as in `humantime`: `100ms`, `10s`, `12h`, `30d`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("invalid duration `{text}` (write e.g. 100ms, 10s, 12h, 30d)")))
+    }
+}
+
+/// Environment variables for the keys of the file's sections: `PORTCULLIS_<SECTION>_<KEY>`.
+/// Top-level keys read theirs through the command-line parser.
+const SECTION_ENV: &[(&str, &str, &str)] = &[
+    ("PORTCULLIS_PUBLIC_URL", "", "public_url"),
+    ("PORTCULLIS_TOKENS_PREFIX", "tokens", "prefix"),
+    ("PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL", "tokens", "last_used_flush_interval"),
+    ("PORTCULLIS_SESSIONS_TTL", "sessions", "ttl"),
+    ("PORTCULLIS_CACHE_CAPACITY", "cache", "capacity"),
+    ("PORTCULLIS_CACHE_TTL", "cache", "ttl"),
+    ("PORTCULLIS_CACHE_CHANGE_POLL_INTERVAL", "cache", "change_poll_interval"),
+];
+
+impl Settings {
+    /// Loads the settings from an optional file, the environment and the overrides.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+                text.parse::<toml::Table>().map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (var, section, key) in SECTION_ENV {
+            if let Ok(value) = std::env::var(var) {
+                let value = match value.parse::<i64>() {
+                    Ok(n) if *key == "capacity" => toml::Value::Integer(n),
+                    _ => toml::Value::String(value),
+                };
+                let target = if section.is_empty() {
+                    &mut table
+                } else {
+                    table
+                        .entry(section.to_string())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                        .as_table_mut()
+                        .with_context(|| format!("config key `{section}` must be a table"))?
+                };
+                target.insert(key.to_string(), value);
+            }
+        }
+        let source = file.map_or_else(|| "environment".to_owned(), |p| p.display().to_string());
+        let config = FileConfig::deserialize(toml::Value::Table(table)).map_err(|e| anyhow::anyhow!("config {source}: {}", e.message()))?;
+        Self::resolve(config, overrides)
+    }
+
+    fn resolve(config: FileConfig, overrides: Overrides) -> anyhow::Result<Self> {
+        let data_dir = overrides.data_dir.or(config.data_dir).unwrap_or_else(|| PathBuf::from("./portcullis-data"));
+        let database = overrides.database.or(config.database).unwrap_or_else(|| SqliteStore::default_url(&data_dir));
+        if !(database.starts_with("sqlite:") || database.starts_with("postgres://") || database.starts_with("postgresql://")) {
+            bail!("database must be a sqlite:// or postgres:// URL");
+        }
+        let prefix_text = config.tokens.prefix.unwrap_or_else(|| crate::token::DEFAULT_PREFIX.to_owned());
+        let token_prefix = Prefix::parse(&prefix_text).map_err(|e| anyhow::anyhow!("tokens.prefix: {e}"))?;
+        if token_prefix.as_str() == SESSION_PREFIX {
+            bail!("tokens.prefix: `{SESSION_PREFIX}` is reserved for session tokens");
+        }
+        let positive = |name: &str, value: Option<Duration>, default: Duration| -> anyhow::Result<Duration> {
+            let value = value.unwrap_or(default);
+            if value.is_zero() {
+                bail!("{name} must be longer than zero");
+            }
+            Ok(value)
+        };
+        Ok(Self {
+            data_dir,
+            database,
+            listen: overrides.listen.or(config.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url: config.public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            log: overrides.log.or(config.log).unwrap_or_else(|| "info".to_owned()),
+            token_prefix,
+            last_used_flush_interval: positive("tokens.last_used_flush_interval", config.tokens.last_used_flush_interval, Duration::from_secs(10))?,
+            session_ttl: positive("sessions.ttl", config.sessions.ttl, Duration::from_secs(12 * 3600))?,
+            cache_capacity: config.cache.capacity.unwrap_or(100_000),
+            cache_ttl: positive("cache.ttl", config.cache.ttl, Duration::from_secs(60))?,
+            change_poll_interval: positive("cache.change_poll_interval", config.cache.change_poll_interval, Duration::from_millis(100))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> anyhow::Result<Settings> {
+        let config = FileConfig::deserialize(toml::Value::Table(text.parse()?)).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        Settings::resolve(config, Overrides::default())
+    }
+
+    #[test]
+    fn defaults_are_least_surprising() {
+        let settings = from_toml("").unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.token_prefix.as_str(), "pcl");
+        assert!(settings.database.starts_with("sqlite://"));
+        assert!(settings.database.ends_with("portcullis.db"));
+    }
+
+    #[test]
+    fn a_full_file_is_read() {
+        let settings = from_toml(
+            "listen = \"0.0.0.0:9000\"\n[tokens]\nprefix = \"acme\"\nlast_used_flush_interval = \"2s\"\n[sessions]\nttl = \"1h\"\n[cache]\ncapacity = 10\nttl = \"5s\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.token_prefix.as_str(), "acme");
+        assert_eq!(settings.session_ttl, Duration::from_secs(3600));
+        assert_eq!(settings.cache_capacity, 10);
+    }
+
+    #[test]
+    fn bad_files_name_the_problem() {
+        let cases = [
+            ("colour = \"blue\"", "colour"),
+            ("[tokens]\nprefx = \"x\"", "prefx"),
+            ("[tokens]\nprefix = \"PCL\"", "tokens.prefix"),
+            ("[tokens]\nprefix = \"pcs\"", "reserved"),
+            ("[sessions]\nttl = \"soon\"", "soon"),
+            ("database = \"mysql://x\"", "database"),
+        ];
+        for (text, expected) in cases {
+            let error = from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?} gave {error:?}");
+        }
+    }
+}
