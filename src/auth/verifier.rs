@@ -141,6 +141,11 @@ impl Verifier {
         &self.cache
     }
 
+    /// A use of token `id` seen but not yet written to the store.
+    pub fn pending_use(&self, id: i64) -> Option<UnixTime> {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner()).get(&id).copied()
+    }
+
     /// Writes the gathered last-used times in one batch: at most one write per token per
     /// flush, whatever the request rate. On failure the times are kept for the next flush.
     pub async fn flush_usage(&self) -> StoreResult<usize> {

@@ -110,3 +110,16 @@ pub trait Store: UserStore + TokenStore + SessionStore + AuditStore {
     /// Closes connections, flushing what the backend buffers.
     async fn close(&self);
 }
+
+/// Opens the store the settings name, creating the data directory for SQLite.
+pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    use anyhow::Context;
+    if settings.database.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        let store = SqliteStore::open(&settings.database).await.context("opening the SQLite database")?;
+        Ok(std::sync::Arc::new(store))
+    } else {
+        anyhow::bail!("PostgreSQL databases are not supported by this build yet; use a sqlite:// URL")
+    }
+}

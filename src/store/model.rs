@@ -53,6 +53,17 @@ pub enum TokenStatus {
     Revoked,
 }
 
+impl TokenStatus {
+    /// The wire name: `active`, `expired` or `revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
 /// The user a token was created by, as recorded then.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreatedBy {

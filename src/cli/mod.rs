@@ -1,0 +1,127 @@
+//! The command line of DESIGN §5. Every global option also reads `PORTCULLIS_<NAME>`.
+
+mod output;
+mod tokens;
+mod users;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+use crate::store::{self, Actor, AuditContext};
+
+/// Self-hosted API tokens: issue, verify and guard.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about, propagate_version = true)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the embedded database and other state [default: ./portcullis-data].
+    #[arg(long, global = true, env = "PORTCULLIS_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://… (default, inside the data directory) or postgres://….
+    #[arg(long, global = true, env = "PORTCULLIS_DATABASE", value_name = "URL")]
+    database: Option<String>,
+    /// Log filter, e.g. info, debug or portcullis=trace [default: info].
+    #[arg(long, global = true, env = "PORTCULLIS_LOG", value_name = "FILTER")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, env = "PORTCULLIS_LISTEN", value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(users::UserCommand),
+    /// Apply database migrations.
+    Migrate,
+    /// Check the configuration and that the database answers.
+    Check,
+}
+
+/// Runs the command line; the error is printed by `main` as one line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let overrides = Overrides { data_dir: cli.data_dir, database: cli.database, listen, log: cli.log };
+    let settings = Settings::load(cli.config.as_deref(), overrides)?;
+    match cli.command {
+        Command::Serve { .. } => {
+            crate::telemetry::init(&settings.log)?;
+            crate::server::serve(settings).await
+        }
+        Command::Token(command) => tokens::run(command, &settings).await,
+        Command::User(command) => users::run(command, &settings).await,
+        Command::Migrate => {
+            let store = store::open(&settings).await?;
+            store.migrate().await.context("applying database migrations")?;
+            store.close().await;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::Check => {
+            let store = store::open(&settings).await?;
+            store.ping().await.context("the database does not answer")?;
+            store.close().await;
+            println!("Configuration is valid and the database answers ({}).", redact_url(&settings.database));
+            Ok(())
+        }
+    }
+}
+
+/// Opens and migrates the store for a management command.
+async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    let store = store::open(settings).await?;
+    store.migrate().await.context("applying database migrations")?;
+    Ok(store)
+}
+
+/// The audit context of a CLI action.
+fn cli_audit() -> AuditContext {
+    AuditContext { actor: Actor::Cli, at: crate::clock::Clock::now(&crate::clock::SystemClock), client_ip: None }
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn passwords_in_database_urls_are_hidden() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/pc"), "postgres://app:***@db:5432/pc");
+        assert_eq!(redact_url("sqlite://./data/portcullis.db"), "sqlite://./data/portcullis.db");
+    }
+}

@@ -1,0 +1,175 @@
+//! `portcullis token …`: API tokens from the command line of the server's machine.
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::output::{self, or_dash};
+use super::{cli_audit, open_store};
+use crate::clock::{Clock, SystemClock, rfc3339};
+use crate::config::Settings;
+use crate::domain::{Access, Description, TokenName};
+use crate::http::TokenView;
+use crate::issue::{self, TokenRequest};
+use crate::store::{PageRequest, StoreError, TokenFilter, TokenRecord};
+use crate::token::TokenSecret;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create(CreateArgs),
+    /// List tokens (active ones unless --all).
+    List {
+        /// Include revoked and expired tokens.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one token.
+    Show {
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token; it is refused from the next request on.
+    Revoke { id: i64 },
+    /// Give a token a new secret, printed once; the old secret stops working.
+    Regenerate {
+        id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// A name saying who or what uses the token.
+    #[arg(long)]
+    name: String,
+    /// read (GET, HEAD, OPTIONS) or full (every method).
+    #[arg(long, value_parser = parse_access)]
+    access: Access,
+    /// What the token is for.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// never, a duration (30d, 12h), a date (2027-06-01) or an RFC 3339 time.
+    #[arg(long, default_value = "never")]
+    expires: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_access(text: &str) -> Result<Access, String> {
+    Access::parse(text).ok_or_else(|| format!("`{text}` is not an access level: use read or full"))
+}
+
+fn view(token: TokenRecord) -> Value {
+    serde_json::to_value(TokenView::new(token, SystemClock.now(), None)).unwrap_or_default()
+}
+
+/// Prints a token with its one-time secret.
+fn print_secret(token: TokenRecord, secret: &TokenSecret, json: bool, verb: &str) -> anyhow::Result<()> {
+    if json {
+        let mut value = view(token);
+        value["token"] = secret.expose().into();
+        return output::json(&value);
+    }
+    println!("Token {} {verb}: \"{}\" ({} access).", token.id, token.name, token.access);
+    println!("Copy it now; it will not be shown again:\n\n    {}\n", secret.expose());
+    Ok(())
+}
+
+fn not_found(id: i64) -> impl FnOnce(StoreError) -> anyhow::Error {
+    move |error| match error {
+        StoreError::NotFound => anyhow::anyhow!("token {id} not found"),
+        other => other.into(),
+    }
+}
+
+pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let now = SystemClock.now();
+    let result = match command {
+        TokenCommand::Create(args) => {
+            let request = TokenRequest {
+                name: TokenName::parse(&args.name)?,
+                description: Description::parse(&args.description)?,
+                access: args.access,
+                expires_at: issue::parse_expiry(&args.expires, now).map_err(anyhow::Error::msg)?,
+            };
+            let (token, secret) = issue::issue_token(store.as_ref(), &settings.token_prefix, request, None, cli_audit()).await?;
+            print_secret(token, &secret, args.json, "created")
+        }
+        TokenCommand::List { all, json } => {
+            let filter = if all { TokenFilter::All } else { TokenFilter::ActiveAt(now) };
+            let mut tokens = Vec::new();
+            for page in 1.. {
+                let (batch, total) = store.list_tokens(filter, PageRequest { page, limit: 100 }).await?;
+                tokens.extend(batch);
+                if tokens.len() as u64 >= total || total == 0 {
+                    break;
+                }
+            }
+            if json {
+                output::json(&tokens.into_iter().map(view).collect::<Vec<_>>())
+            } else {
+                let rows: Vec<Vec<String>> = tokens
+                    .into_iter()
+                    .map(|t| {
+                        vec![
+                            t.id.to_string(),
+                            t.name.clone(),
+                            t.access.to_string(),
+                            t.hint.clone(),
+                            t.status(now).as_str().to_owned(),
+                            rfc3339(t.created_at),
+                            or_dash(t.expires_at.map(rfc3339)),
+                            or_dash(t.last_used_at.map(rfc3339)),
+                        ]
+                    })
+                    .collect();
+                output::table(&["ID", "NAME", "ACCESS", "HINT", "STATUS", "CREATED", "EXPIRES", "LAST USED"], &rows);
+                Ok(())
+            }
+        }
+        TokenCommand::Show { id, json } => {
+            let token = store.token(id).await.map_err(not_found(id))?;
+            let value = view(token);
+            if json {
+                output::json(&value)
+            } else {
+                if let Value::Object(fields) = value {
+                    for (key, value) in fields {
+                        let text = match value {
+                            Value::String(s) => s,
+                            Value::Null => "-".into(),
+                            Value::Object(o) => o.get("username").and_then(Value::as_str).unwrap_or("-").to_owned(),
+                            other => other.to_string(),
+                        };
+                        println!("{key:<12} {text}");
+                    }
+                }
+                Ok(())
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let token = store.revoke_token(id, cli_audit()).await.map_err(not_found(id))?;
+            println!("Token {id} (\"{}\") is revoked.", token.name);
+            Ok(())
+        }
+        TokenCommand::Regenerate { id, json } => {
+            let token = store.token(id).await.map_err(not_found(id))?;
+            if token.status(now) != crate::store::TokenStatus::Active {
+                anyhow::bail!("token {id} is {} and cannot be regenerated", token.status(now).as_str());
+            }
+            let (token, secret) = issue::reissue_token(store.as_ref(), &settings.token_prefix, id, cli_audit()).await?;
+            print_secret(token, &secret, json, "regenerated")
+        }
+    };
+    store.close().await;
+    result
+}

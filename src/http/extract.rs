@@ -1,0 +1,116 @@
+//! Request extractors and the authentication layer shared by the API handlers.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::auth::{self, Endpoint, Grant};
+use crate::store::AuditContext;
+
+/// Headers some frameworks honour to turn one method into another.
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// The verified credential of the request, put in its extensions by [`authenticate`].
+#[derive(Debug, Clone)]
+pub struct Principal(pub Grant);
+
+impl Principal {
+    /// Checks an access rule that depends on what the request changes (e.g. admin rights).
+    pub fn require(&self, method: &axum::http::Method, endpoint: Endpoint) -> Result<(), ApiError> {
+        auth::decide(self.0.credential(), method, endpoint, false).map_err(ApiError::InsufficientScope)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Only routes behind `authenticate` extract a principal; a missing one is a routing bug,
+        // and failing closed is the safe answer.
+        parts.extensions.get::<Principal>().cloned().ok_or(ApiError::MissingCredential)
+    }
+}
+
+/// Whether a request asks for another method than the one it uses.
+pub fn has_method_override(parts: &Parts) -> bool {
+    METHOD_OVERRIDE_HEADERS.iter().any(|name| parts.headers.contains_key(*name))
+        || parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("_method")))
+}
+
+/// Authenticates a request for `endpoint` and enforces the access rules; on success the
+/// handler finds a [`Principal`] in the request.
+pub async fn authenticate(State((state, endpoint)): State<(AppState, Endpoint)>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let token = auth::credential(&parts.headers, parts.uri.query())?;
+    let grant = state
+        .verifier
+        .verify(token)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.into()))?
+        .map_err(ApiError::InvalidToken)?;
+    auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(&parts)).map_err(ApiError::InsufficientScope)?;
+    parts.extensions.insert(Principal(grant));
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// The client's address, for the audit log.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())))
+    }
+}
+
+impl ClientIp {
+    /// The audit context for an action by `principal` now.
+    pub fn audit(self, principal: &Principal, state: &AppState) -> AuditContext {
+        AuditContext { actor: principal.0.actor(), at: state.clock.now(), client_ip: self.0 }
+    }
+}
+
+/// A JSON body whose rejections are problem details: malformed JSON → 400, JSON of the wrong
+/// shape (unknown or missing field, wrong type) → 422, not JSON → 415.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!("The body is not valid JSON: {}", e.body_text()))),
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Unprocessable(e.body_text())),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
+            Err(JsonRejection::BytesRejection(e)) => Err(ApiError::BadRequest(e.body_text())),
+            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+        }
+    }
+}
+
+/// The `{id}` of an item route. A value that is not a positive integer names no resource: 404.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(text) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        text.parse::<i64>().ok().filter(|id| *id > 0).map(Self).ok_or(ApiError::NotFound)
+    }
+}

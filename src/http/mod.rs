@@ -1,0 +1,68 @@
+//! The HTTP surface: router, shared state, and one module per resource.
+
+pub mod error;
+pub mod extract;
+mod health;
+pub mod representation;
+mod sessions;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{self, FromFnLayer};
+
+use crate::auth::{Endpoint, Verifier};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::store::Store;
+use error::ApiError;
+
+pub use tokens::TokenView;
+
+/// Largest request body the API reads; its bodies are small JSON documents.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub verifier: Arc<Verifier>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+}
+
+/// The authentication layer for one endpoint.
+type Guard = FromFnLayer<
+    fn(
+        axum::extract::State<(AppState, Endpoint)>,
+        axum::extract::Request,
+        middleware::Next,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<axum::response::Response, ApiError>> + Send>>,
+    (AppState, Endpoint),
+    (axum::extract::State<(AppState, Endpoint)>, axum::extract::Request),
+>;
+
+impl AppState {
+    /// Authentication and access rules for `endpoint`, to put on its routes.
+    pub fn guard(&self, endpoint: Endpoint) -> Guard {
+        middleware::from_fn_with_state((self.clone(), endpoint), |state, request, next| {
+            Box::pin(extract::authenticate(state, request, next))
+        })
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(users::router(&state))
+        .merge(tokens::router(&state))
+        .merge(sessions::router(&state))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,69 @@
+//! `/api/sessions`: signing in with a password for a session bearer token, and signing out.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{delete, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, ClientIp, Principal};
+use super::representation::Format;
+use crate::auth::{Endpoint, Grant};
+use crate::clock::rfc3339;
+use crate::issue;
+use crate::store::{Actor, AuditContext, AuditEvent, StoreError, audit_kind};
+
+/// The routes: sign-in is open to anyone, sign-out needs the session itself.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/sessions", post(sign_in))
+        .route("/api/sessions/current", delete(sign_out).route_layer(state.guard(Endpoint::SessionCurrent)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+async fn sign_in(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(body): ApiJson<Credentials>) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let found = match state.store.user_for_login(&body.username).await {
+        Ok(found) => Some(found),
+        Err(StoreError::NotFound) => None,
+        Err(other) => return Err(other.into()),
+    };
+    // Verify even when the user is unknown (against a dummy hash), so timing tells nothing.
+    let (user, hash) = found.map_or((None, None), |(user, hash)| (Some(user), hash));
+    let password_ok = crate::password::verify(hash, body.password).await;
+    let audit = |actor| AuditContext { actor, at: now, client_ip: ip.clone() };
+    let user = match user {
+        Some(user) if password_ok && user.active => user,
+        _ => {
+            let details = json!({ "username": body.username.chars().take(64).collect::<String>() });
+            let event = AuditEvent::new(audit_kind::LOGIN_FAILED, &audit(Actor::Anonymous), None, details);
+            state.store.record(event).await?;
+            return Err(ApiError::LoginFailed);
+        }
+    };
+    let (secret, expires_at) = issue::start_session(state.store.as_ref(), user.id, now, state.settings.session_ttl.as_secs() as i64).await?;
+    state.store.touch_login(user.id, now).await?;
+    let actor = Actor::User { id: user.id, username: user.username.clone() };
+    let event = AuditEvent::new(audit_kind::LOGIN_SUCCEEDED, &audit(actor), Some(format!("user:{}", user.id)), json!({}));
+    state.store.record(event).await?;
+    let body = json!({ "token": secret.expose(), "expiresAt": rfc3339(expires_at) });
+    Ok(Format::Json.respond(StatusCode::CREATED, &body))
+}
+
+async fn sign_out(State(state): State<AppState>, principal: Principal) -> Result<StatusCode, ApiError> {
+    if let Grant::Session { id, .. } = principal.0 {
+        state.store.revoke_session(id, state.clock.now()).await?;
+        state.verifier.invalidate();
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

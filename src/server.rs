@@ -1,0 +1,138 @@
+//! `portcullis serve`: opening the store, background tasks, and graceful shutdown.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::Verifier;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::store::{self, Store};
+use crate::token::{OsRandom, Prefix, TokenSecret};
+
+/// Runs the server until SIGINT or SIGTERM, then finishes in-flight requests, writes the
+/// gathered last-used times and closes the store.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = store::open(&settings).await?;
+    store.migrate().await.context("applying database migrations")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let verifier = Arc::new(Verifier::new(
+        store.clone(),
+        clock.clone(),
+        settings.cache_capacity,
+        settings.cache_ttl.as_secs().max(1) as i64,
+    ));
+    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    announce(&public_url, store.as_ref()).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let flusher = tokio::spawn(flush_usage(verifier.clone(), settings.last_used_flush_interval, stop_rx.clone()));
+    let watcher = tokio::spawn(watch_changes(store.clone(), verifier.clone(), settings.change_poll_interval, stop_rx));
+
+    let state = AppState { store: store.clone(), verifier: verifier.clone(), clock, settings: Arc::new(settings) };
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tracing::info!(%address, "serving");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = watcher.await;
+    let _ = flusher.await;
+    if let Err(error) = verifier.flush_usage().await {
+        tracing::error!(error = format!("{error:#}"), "writing last-used times at shutdown");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// Prints where the server listens, and the one-time setup link while no user exists.
+/// Both go to stdout, not the log: the setup code is a secret and must not be logged.
+async fn announce(public_url: &str, store: &dyn Store) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Portcullis listening on {public_url}")?;
+    if store.count_users().await? == 0 {
+        let code = TokenSecret::generate(&Prefix::parse("setup").expect("valid prefix"), &mut OsRandom)
+            .context("reading the OS random number generator")?;
+        writeln!(out, "No user exists yet. Create the first administrator at this one-time link:")?;
+        writeln!(out, "  {public_url}/setup?code={}", code.expose())?;
+        writeln!(out, "or on this machine: portcullis user create --admin --username NAME --email EMAIL")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// Writes gathered last-used times every `interval`.
+async fn flush_usage(verifier: Arc<Verifier>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if let Err(error) = verifier.flush_usage().await {
+                    tracing::warn!(error = format!("{error:#}"), "writing last-used times; will retry");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Polls the store for changes made elsewhere (the CLI, another instance) and drops the
+/// verification cache when there are any. While the store cannot tell, the cache is not used.
+async fn watch_changes(store: Arc<dyn Store>, verifier: Arc<Verifier>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut last = None;
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match store.change_counter().await {
+            Ok(counter) => {
+                if last.is_some_and(|l| l != counter) {
+                    verifier.invalidate();
+                }
+                if last.is_none() {
+                    verifier.cache().set_trusted(true);
+                }
+                last = Some(counter);
+            }
+            Err(error) => {
+                if last.take().is_some() {
+                    tracing::warn!(error = format!("{error:#}"), "change detection failed; verifying against the store until it recovers");
+                }
+                verifier.cache().set_trusted(false);
+            }
+        }
+    }
+}

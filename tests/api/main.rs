@@ -1,0 +1,26 @@
+//! Black-box tests of Portcullis: each test starts the real `portcullis serve` on port 0 with
+//! a fresh data directory and talks to it over HTTP and through the command line, as the
+//! contract in DESIGN.md describes.
+//!
+//! Layout:
+//! - `helpers` — the harness: `TestApp`, raw HTTP, problem assertions, token format checks.
+//! - `auth` — DESIGN §3: the access rules on the wire, bad credentials, method overrides.
+//! - `access_matrix` — every kind of credential against every endpoint and method.
+//! - `users`, `tokens`, `sessions` — the REST resources of DESIGN §4.
+//! - `representation` — Hydra JSON-LD versus plain JSON, pagination, content negotiation.
+//! - `lifecycle` — health checks, routing errors, the setup link, graceful shutdown.
+//! - `cli` — DESIGN §5, including a revoke by the CLI seen by a running server.
+//! - `python_client` — the DESIGN §7 client example, run with `python3`.
+//! - `logs` — no secret ever reaches the server's output, even at trace level.
+
+mod access_matrix;
+mod auth;
+mod cli;
+mod helpers;
+mod lifecycle;
+mod logs;
+mod python_client;
+mod representation;
+mod sessions;
+mod tokens;
+mod users;
