@@ -96,9 +96,9 @@ mod duration {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("invalid duration `{text}` (write e.g. 100ms, 10s, 12h, 30d)")))
+        humantime::parse_duration(&text).map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("invalid duration `{text}` (write e.g. 100ms, 10s, 12h, 30d)"))
+        })
     }
 }
 
@@ -107,7 +107,11 @@ mod duration {
 const SECTION_ENV: &[(&str, &str, &str)] = &[
     ("PORTCULLIS_PUBLIC_URL", "", "public_url"),
     ("PORTCULLIS_TOKENS_PREFIX", "tokens", "prefix"),
-    ("PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL", "tokens", "last_used_flush_interval"),
+    (
+        "PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL",
+        "tokens",
+        "last_used_flush_interval",
+    ),
     ("PORTCULLIS_SESSIONS_TTL", "sessions", "ttl"),
     ("PORTCULLIS_CACHE_CAPACITY", "cache", "capacity"),
     ("PORTCULLIS_CACHE_TTL", "cache", "ttl"),
@@ -119,8 +123,10 @@ impl Settings {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-                text.parse::<toml::Table>().map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| anyhow::anyhow!("config file {}: {}", path.display(), e.message()))?
             }
             None => toml::Table::new(),
         };
@@ -143,17 +149,30 @@ impl Settings {
             }
         }
         let source = file.map_or_else(|| "environment".to_owned(), |p| p.display().to_string());
-        let config = FileConfig::deserialize(toml::Value::Table(table)).map_err(|e| anyhow::anyhow!("config {source}: {}", e.message()))?;
+        let config = FileConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| anyhow::anyhow!("config {source}: {}", e.message()))?;
         Self::resolve(config, overrides)
     }
 
     fn resolve(config: FileConfig, overrides: Overrides) -> anyhow::Result<Self> {
-        let data_dir = overrides.data_dir.or(config.data_dir).unwrap_or_else(|| PathBuf::from("./portcullis-data"));
-        let database = overrides.database.or(config.database).unwrap_or_else(|| SqliteStore::default_url(&data_dir));
-        if !(database.starts_with("sqlite:") || database.starts_with("postgres://") || database.starts_with("postgresql://")) {
+        let data_dir = overrides
+            .data_dir
+            .or(config.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./portcullis-data"));
+        let database = overrides
+            .database
+            .or(config.database)
+            .unwrap_or_else(|| SqliteStore::default_url(&data_dir));
+        if !(database.starts_with("sqlite:")
+            || database.starts_with("postgres://")
+            || database.starts_with("postgresql://"))
+        {
             bail!("database must be a sqlite:// or postgres:// URL");
         }
-        let prefix_text = config.tokens.prefix.unwrap_or_else(|| crate::token::DEFAULT_PREFIX.to_owned());
+        let prefix_text = config
+            .tokens
+            .prefix
+            .unwrap_or_else(|| crate::token::DEFAULT_PREFIX.to_owned());
         let token_prefix = Prefix::parse(&prefix_text).map_err(|e| anyhow::anyhow!("tokens.prefix: {e}"))?;
         if token_prefix.as_str() == SESSION_PREFIX {
             bail!("tokens.prefix: `{SESSION_PREFIX}` is reserved for session tokens");
@@ -168,15 +187,26 @@ impl Settings {
         Ok(Self {
             data_dir,
             database,
-            listen: overrides.listen.or(config.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: overrides
+                .listen
+                .or(config.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             public_url: config.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             log: overrides.log.or(config.log).unwrap_or_else(|| "info".to_owned()),
             token_prefix,
-            last_used_flush_interval: positive("tokens.last_used_flush_interval", config.tokens.last_used_flush_interval, Duration::from_secs(10))?,
+            last_used_flush_interval: positive(
+                "tokens.last_used_flush_interval",
+                config.tokens.last_used_flush_interval,
+                Duration::from_secs(10),
+            )?,
             session_ttl: positive("sessions.ttl", config.sessions.ttl, Duration::from_secs(12 * 3600))?,
             cache_capacity: config.cache.capacity.unwrap_or(100_000),
             cache_ttl: positive("cache.ttl", config.cache.ttl, Duration::from_secs(60))?,
-            change_poll_interval: positive("cache.change_poll_interval", config.cache.change_poll_interval, Duration::from_millis(100))?,
+            change_poll_interval: positive(
+                "cache.change_poll_interval",
+                config.cache.change_poll_interval,
+                Duration::from_millis(100),
+            )?,
         })
     }
 }
@@ -186,7 +216,8 @@ mod tests {
     use super::*;
 
     fn from_toml(text: &str) -> anyhow::Result<Settings> {
-        let config = FileConfig::deserialize(toml::Value::Table(text.parse()?)).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+        let config = FileConfig::deserialize(toml::Value::Table(text.parse()?))
+            .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
         Settings::resolve(config, Overrides::default())
     }
 

@@ -95,8 +95,8 @@ text_newtype!(
 impl Username {
     /// Parses a username.
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        let ok = (1..=64).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+        let ok =
+            (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
         ok.then(|| Self(text.to_owned())).ok_or(Invalid {
             field: "username",
             message: "1 to 64 characters: letters, digits, '.', '_', '-' or '@'",
@@ -108,8 +108,11 @@ impl Email {
     /// Parses an email address.
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         let ok = text.len() <= 254
-            && email_address::EmailAddress::parse_with_options(text, email_address::Options::default().without_display_text())
-                .is_ok_and(|e| e.domain().contains('.'));
+            && email_address::EmailAddress::parse_with_options(
+                text,
+                email_address::Options::default().without_display_text(),
+            )
+            .is_ok_and(|e| e.domain().contains('.'));
         ok.then(|| Self(text.to_owned())).ok_or(Invalid {
             field: "email",
             message: "a valid email address such as ada@example.com",
@@ -118,7 +121,8 @@ impl Email {
 }
 
 fn printable(text: &str, allow_newlines: bool) -> bool {
-    text.chars().all(|c| !c.is_control() || (allow_newlines && (c == '\n' || c == '\r')))
+    text.chars()
+        .all(|c| !c.is_control() || (allow_newlines && (c == '\n' || c == '\r')))
 }
 
 impl PersonName {
@@ -166,7 +170,10 @@ impl Password {
         if (8..=1024).contains(&len) {
             Ok(Self(text))
         } else {
-            Err(Invalid { field: "password", message: "8 to 1024 characters" })
+            Err(Invalid {
+                field: "password",
+                message: "8 to 1024 characters",
+            })
         }
     }
 
@@ -199,7 +206,14 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert!(Email::parse("ada@example.com").is_ok());
-        for bad in ["", "ada", "ada@", "@example.com", "ada@localhost", "Ada <ada@example.com>"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@localhost",
+            "Ada <ada@example.com>",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
     }

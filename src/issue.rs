@@ -47,18 +47,32 @@ pub async fn issue_token(
 }
 
 /// Gives an unrevoked token a new secret; the old one stops working at once.
-pub async fn reissue_token(store: &dyn Store, prefix: &Prefix, id: i64, audit: AuditContext) -> StoreResult<(TokenRecord, TokenSecret)> {
+pub async fn reissue_token(
+    store: &dyn Store,
+    prefix: &Prefix,
+    id: i64,
+    audit: AuditContext,
+) -> StoreResult<(TokenRecord, TokenSecret)> {
     let secret = fresh_secret(prefix)?;
     let presented = secret.parsed();
-    let record = store.regenerate_token(id, presented.digest(), presented.hint(), audit).await?;
+    let record = store
+        .regenerate_token(id, presented.digest(), presented.hint(), audit)
+        .await?;
     Ok((record, secret))
 }
 
 /// Starts a session for a user; returns its bearer secret and expiry.
-pub async fn start_session(store: &dyn Store, user_id: i64, now: UnixTime, ttl_seconds: i64) -> StoreResult<(TokenSecret, UnixTime)> {
+pub async fn start_session(
+    store: &dyn Store,
+    user_id: i64,
+    now: UnixTime,
+    ttl_seconds: i64,
+) -> StoreResult<(TokenSecret, UnixTime)> {
     let secret = fresh_secret(&Prefix::session())?;
     let expires_at = now + ttl_seconds;
-    store.create_session(user_id, secret.parsed().digest(), now, expires_at).await?;
+    store
+        .create_session(user_id, secret.parsed().digest(), now, expires_at)
+        .await?;
     Ok((secret, expires_at))
 }
 
@@ -68,13 +82,18 @@ pub fn parse_expiry(text: &str, now: UnixTime) -> Result<Option<UnixTime>, Strin
     let at = if text.eq_ignore_ascii_case("never") {
         return Ok(None);
     } else if let Ok(duration) = humantime::parse_duration(text) {
-        i64::try_from(duration.as_secs()).ok().and_then(|s| now.checked_add(s)).ok_or("the expiry is too far away")?
+        i64::try_from(duration.as_secs())
+            .ok()
+            .and_then(|s| now.checked_add(s))
+            .ok_or("the expiry is too far away")?
     } else if let Ok(date) = Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")) {
         OffsetDateTime::new_utc(date, Time::MIDNIGHT).unix_timestamp()
     } else if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
         at.unix_timestamp()
     } else {
-        return Err(format!("`{text}` is not an expiry: use never, a duration such as 30d, a date such as 2027-06-01, or an RFC 3339 time"));
+        return Err(format!(
+            "`{text}` is not an expiry: use never, a duration such as 30d, a date such as 2027-06-01, or an RFC 3339 time"
+        ));
     };
     if at <= now {
         return Err(format!("the expiry `{text}` is not in the future"));

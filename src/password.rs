@@ -56,7 +56,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let stored = hash(Password::parse("correct horse battery".into()).unwrap()).await.unwrap();
+        let stored = hash(Password::parse("correct horse battery".into()).unwrap())
+            .await
+            .unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
         assert!(verify(Some(stored.clone()), "correct horse battery".into()).await);
         assert!(!verify(Some(stored), "wrong horse battery".into()).await);

@@ -28,19 +28,41 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.cache_capacity,
         settings.cache_ttl.as_secs().max(1) as i64,
     ));
-    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
-    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
     announce(&public_url, store.as_ref()).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let flusher = tokio::spawn(flush_usage(verifier.clone(), settings.last_used_flush_interval, stop_rx.clone()));
-    let watcher = tokio::spawn(watch_changes(store.clone(), verifier.clone(), settings.change_poll_interval, stop_rx));
+    let flusher = tokio::spawn(flush_usage(
+        verifier.clone(),
+        settings.last_used_flush_interval,
+        stop_rx.clone(),
+    ));
+    let watcher = tokio::spawn(watch_changes(
+        store.clone(),
+        verifier.clone(),
+        settings.change_poll_interval,
+        stop_rx,
+    ));
 
-    let state = AppState { store: store.clone(), verifier: verifier.clone(), clock, settings: Arc::new(settings) };
+    let state = AppState {
+        store: store.clone(),
+        verifier: verifier.clone(),
+        clock,
+        settings: Arc::new(settings),
+    };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%address, "serving");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
 
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
@@ -61,9 +83,15 @@ async fn announce(public_url: &str, store: &dyn Store) -> anyhow::Result<()> {
     if store.count_users().await? == 0 {
         let code = TokenSecret::generate(&Prefix::parse("setup").expect("valid prefix"), &mut OsRandom)
             .context("reading the OS random number generator")?;
-        writeln!(out, "No user exists yet. Create the first administrator at this one-time link:")?;
+        writeln!(
+            out,
+            "No user exists yet. Create the first administrator at this one-time link:"
+        )?;
         writeln!(out, "  {public_url}/setup?code={}", code.expose())?;
-        writeln!(out, "or on this machine: portcullis user create --admin --username NAME --email EMAIL")?;
+        writeln!(
+            out,
+            "or on this machine: portcullis user create --admin --username NAME --email EMAIL"
+        )?;
     }
     out.flush()?;
     Ok(())
@@ -109,7 +137,12 @@ async fn flush_usage(verifier: Arc<Verifier>, interval: Duration, mut stop: watc
 
 /// Polls the store for changes made elsewhere (the CLI, another instance) and drops the
 /// verification cache when there are any. While the store cannot tell, the cache is not used.
-async fn watch_changes(store: Arc<dyn Store>, verifier: Arc<Verifier>, interval: Duration, mut stop: watch::Receiver<bool>) {
+async fn watch_changes(
+    store: Arc<dyn Store>,
+    verifier: Arc<Verifier>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut last = None;
     let mut ticker = tokio::time::interval(interval);
     loop {
@@ -129,7 +162,10 @@ async fn watch_changes(store: Arc<dyn Store>, verifier: Arc<Verifier>, interval:
             }
             Err(error) => {
                 if last.take().is_some() {
-                    tracing::warn!(error = format!("{error:#}"), "change detection failed; verifying against the store until it recovers");
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "change detection failed; verifying against the store until it recovers"
+                    );
                 }
                 verifier.cache().set_trusted(false);
             }

@@ -67,13 +67,22 @@ pub fn is_read(method: &Method) -> bool {
 /// `method_override` says whether the request carries a method-override header or `_method`
 /// parameter; a read token's request that does is refused, whatever its method, because some
 /// frameworks behind a gateway would honour it and turn a GET into a write.
-pub fn decide(credential: Credential, method: &Method, endpoint: Endpoint, method_override: bool) -> Result<(), Needed> {
+pub fn decide(
+    credential: Credential,
+    method: &Method,
+    endpoint: Endpoint,
+    method_override: bool,
+) -> Result<(), Needed> {
     use Credential::*;
     let admin_session = credential == Session { admin: true };
     match endpoint {
         // No token manages tokens or admin rights (promise 4).
         Endpoint::Tokens | Endpoint::Token | Endpoint::TokenRegenerate | Endpoint::AdminRights => {
-            if admin_session { Ok(()) } else { Err(Needed::Admin) }
+            if admin_session {
+                Ok(())
+            } else {
+                Err(Needed::Admin)
+            }
         }
         Endpoint::SessionCurrent => match credential {
             Session { .. } => Ok(()),
@@ -91,7 +100,15 @@ pub fn decide(credential: Credential, method: &Method, endpoint: Endpoint, metho
 mod tests {
     use super::*;
 
-    const METHODS: [Method; 7] = [Method::GET, Method::HEAD, Method::OPTIONS, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+    const METHODS: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
     const CREDENTIALS: [(&str, Credential); 4] = [
         ("read token", Credential::Token(Access::Read)),
         ("full token", Credential::Token(Access::Full)),
@@ -126,7 +143,10 @@ mod tests {
     fn every_cell_of_the_access_table_holds() {
         for (endpoint, row) in TABLE {
             for ((name, credential), expected) in CREDENTIALS.iter().zip(row) {
-                let actual: String = METHODS.iter().map(|m| letter(decide(*credential, m, *endpoint, false))).collect();
+                let actual: String = METHODS
+                    .iter()
+                    .map(|m| letter(decide(*credential, m, *endpoint, false)))
+                    .collect();
                 assert_eq!(&actual, expected, "{name} on {endpoint:?} (methods {METHODS:?})");
             }
         }
@@ -141,6 +161,9 @@ mod tests {
             }
         }
         // Full tokens and sessions are not affected: they may write anyway.
-        assert_eq!(decide(Credential::Token(Access::Full), &Method::GET, Endpoint::Users, true), Ok(()));
+        assert_eq!(
+            decide(Credential::Token(Access::Full), &Method::GET, Endpoint::Users, true),
+            Ok(())
+        );
     }
 }

@@ -25,14 +25,22 @@ pub enum BearerError {
 /// form-encoded body, which the caller signals with `content_type`.
 pub fn credential<'h>(headers: &'h HeaderMap, query: Option<&str>) -> Result<&'h str, BearerError> {
     if query.is_some_and(query_has_access_token) {
-        return Err(BearerError::InvalidRequest("tokens are accepted only in the Authorization header"));
+        return Err(BearerError::InvalidRequest(
+            "tokens are accepted only in the Authorization header",
+        ));
     }
     if headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
     {
-        return Err(BearerError::InvalidRequest("form-encoded bodies are not accepted; tokens go in the Authorization header"));
+        return Err(BearerError::InvalidRequest(
+            "form-encoded bodies are not accepted; tokens go in the Authorization header",
+        ));
     }
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(BearerError::Missing)?;
@@ -44,14 +52,19 @@ pub fn credential<'h>(headers: &'h HeaderMap, query: Option<&str>) -> Result<&'h
 
 /// Parses one `Authorization` value: `Bearer` (any case), one or more spaces, a b64token.
 pub fn parse_authorization(value: &[u8]) -> Result<&str, BearerError> {
-    let scheme_end = value.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(value.len());
+    let scheme_end = value
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(value.len());
     if !value[..scheme_end].eq_ignore_ascii_case(b"bearer") {
         return Err(BearerError::Missing);
     }
     let rest = &value[scheme_end..];
     let token_start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
     if rest.first() == Some(&b'\t') {
-        return Err(BearerError::InvalidRequest("the Bearer scheme and the token are separated by spaces, not tabs"));
+        return Err(BearerError::InvalidRequest(
+            "the Bearer scheme and the token are separated by spaces, not tabs",
+        ));
     }
     let token = &rest[token_start..];
     if token.is_empty() {
@@ -61,7 +74,9 @@ pub fn parse_authorization(value: &[u8]) -> Result<&str, BearerError> {
         return Err(BearerError::InvalidRequest("the Bearer credential is too long"));
     }
     if !is_b64token(token) {
-        return Err(BearerError::InvalidRequest("the Bearer credential is not a valid token string"));
+        return Err(BearerError::InvalidRequest(
+            "the Bearer credential is not a valid token string",
+        ));
     }
     // is_b64token admits ASCII only, so this cannot fail.
     std::str::from_utf8(token).map_err(|_| BearerError::InvalidRequest("the Bearer credential is not ASCII"))
@@ -71,7 +86,9 @@ pub fn parse_authorization(value: &[u8]) -> Result<&str, BearerError> {
 fn is_b64token(bytes: &[u8]) -> bool {
     let body_end = bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len());
     body_end > 0
-        && bytes[..body_end].iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+        && bytes[..body_end]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
         && bytes[body_end..].iter().all(|&b| b == b'=')
 }
 
@@ -103,18 +120,52 @@ mod tests {
             (b"Bearerabc", Err(Missing)),
             (b"Bearer", Err(InvalidRequest("the Bearer credential is empty"))),
             (b"Bearer ", Err(InvalidRequest("the Bearer credential is empty"))),
-            (b"Bearer\tabc", Err(InvalidRequest("the Bearer scheme and the token are separated by spaces, not tabs"))),
-            (b"Bearer abc def", Err(InvalidRequest("the Bearer credential is not a valid token string"))),
-            (b"Bearer \"abc\"", Err(InvalidRequest("the Bearer credential is not a valid token string"))),
-            (b"Bearer ab\tc", Err(InvalidRequest("the Bearer credential is not a valid token string"))),
-            (b"Bearer abc ", Err(InvalidRequest("the Bearer credential is not a valid token string"))),
-            (b"Bearer =abc", Err(InvalidRequest("the Bearer credential is not a valid token string"))),
-            (b"Bearer ab=c", Err(InvalidRequest("the Bearer credential is not a valid token string"))),
-            ("Bearer abcé".as_bytes(), Err(InvalidRequest("the Bearer credential is not a valid token string"))),
-            (long.as_bytes(), Err(InvalidRequest("the Bearer credential is too long"))),
+            (
+                b"Bearer\tabc",
+                Err(InvalidRequest(
+                    "the Bearer scheme and the token are separated by spaces, not tabs",
+                )),
+            ),
+            (
+                b"Bearer abc def",
+                Err(InvalidRequest("the Bearer credential is not a valid token string")),
+            ),
+            (
+                b"Bearer \"abc\"",
+                Err(InvalidRequest("the Bearer credential is not a valid token string")),
+            ),
+            (
+                b"Bearer ab\tc",
+                Err(InvalidRequest("the Bearer credential is not a valid token string")),
+            ),
+            (
+                b"Bearer abc ",
+                Err(InvalidRequest("the Bearer credential is not a valid token string")),
+            ),
+            (
+                b"Bearer =abc",
+                Err(InvalidRequest("the Bearer credential is not a valid token string")),
+            ),
+            (
+                b"Bearer ab=c",
+                Err(InvalidRequest("the Bearer credential is not a valid token string")),
+            ),
+            (
+                "Bearer abcé".as_bytes(),
+                Err(InvalidRequest("the Bearer credential is not a valid token string")),
+            ),
+            (
+                long.as_bytes(),
+                Err(InvalidRequest("the Bearer credential is too long")),
+            ),
         ];
         for (value, expected) in cases {
-            assert_eq!(&parse_authorization(value), expected, "value {:?}", String::from_utf8_lossy(value));
+            assert_eq!(
+                &parse_authorization(value),
+                expected,
+                "value {:?}",
+                String::from_utf8_lossy(value)
+            );
         }
     }
 
@@ -123,7 +174,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
         headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
-        assert!(matches!(credential(&headers, None), Err(BearerError::InvalidRequest(_))));
+        assert!(matches!(
+            credential(&headers, None),
+            Err(BearerError::InvalidRequest(_))
+        ));
     }
 
     #[test]
@@ -132,7 +186,10 @@ mod tests {
         headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
         assert!(credential(&headers, Some("page=1&access_token=x")).is_err());
         assert_eq!(credential(&headers, Some("page=1&not_access_token=x")), Ok("a"));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
         assert!(credential(&headers, None).is_err());
     }
 

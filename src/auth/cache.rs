@@ -89,7 +89,10 @@ impl VerificationCache {
 
     /// Number of cached entries.
     pub fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+        self.entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
     }
 
     /// Whether the cache holds nothing.

@@ -22,8 +22,14 @@ impl Grant {
     /// The audit actor for actions taken with this grant.
     pub fn actor(&self) -> crate::store::Actor {
         match self {
-            Grant::Token { id, name, .. } => crate::store::Actor::Token { id: *id, name: name.to_string() },
-            Grant::Session { user_id, username, .. } => crate::store::Actor::User { id: *user_id, username: username.to_string() },
+            Grant::Token { id, name, .. } => crate::store::Actor::Token {
+                id: *id,
+                name: name.to_string(),
+            },
+            Grant::Session { user_id, username, .. } => crate::store::Actor::User {
+                id: *user_id,
+                username: username.to_string(),
+            },
         }
     }
 }

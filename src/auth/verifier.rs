@@ -16,18 +16,41 @@ pub enum Lookup {
     /// No token or live session has this digest.
     Unknown,
     /// An API token.
-    Token { id: i64, name: Arc<str>, access: Access, expires_at: Option<UnixTime>, revoked: bool },
+    Token {
+        id: i64,
+        name: Arc<str>,
+        access: Access,
+        expires_at: Option<UnixTime>,
+        revoked: bool,
+    },
     /// A live session of an active user.
-    Session { id: i64, user_id: i64, username: Arc<str>, admin: bool, expires_at: UnixTime },
+    Session {
+        id: i64,
+        user_id: i64,
+        username: Arc<str>,
+        admin: bool,
+        expires_at: UnixTime,
+    },
 }
 
 /// A credential that passed verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     /// An API token.
-    Token { id: i64, name: Arc<str>, access: Access, expires_at: Option<UnixTime> },
+    Token {
+        id: i64,
+        name: Arc<str>,
+        access: Access,
+        expires_at: Option<UnixTime>,
+    },
     /// A signed-in user.
-    Session { id: i64, user_id: i64, username: Arc<str>, admin: bool, expires_at: UnixTime },
+    Session {
+        id: i64,
+        user_id: i64,
+        username: Arc<str>,
+        admin: bool,
+        expires_at: UnixTime,
+    },
 }
 
 /// Why a well-formed request's token is refused (all answer 401 `invalid_token`).
@@ -70,7 +93,12 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier with a cache of `capacity` entries kept at most `ttl_seconds`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, capacity: usize, ttl_seconds: i64) -> Self {
-        Self { store, clock, cache: VerificationCache::new(capacity, ttl_seconds), usage: Mutex::default() }
+        Self {
+            store,
+            clock,
+            cache: VerificationCache::new(capacity, ttl_seconds),
+            usage: Mutex::default(),
+        }
     }
 
     /// Verifies a token string. `Err` only when the store could not answer: callers fail closed.
@@ -97,21 +125,27 @@ impl Verifier {
     async fn lookup(&self, presented: &PresentedToken<'_>) -> StoreResult<Lookup> {
         let digest = presented.digest();
         Ok(if presented.is_session() {
-            self.store.session_by_digest(&digest).await?.map_or(Lookup::Unknown, |s| Lookup::Session {
-                id: s.id,
-                user_id: s.user_id,
-                username: s.username.into(),
-                admin: s.admin,
-                expires_at: s.expires_at,
-            })
+            self.store
+                .session_by_digest(&digest)
+                .await?
+                .map_or(Lookup::Unknown, |s| Lookup::Session {
+                    id: s.id,
+                    user_id: s.user_id,
+                    username: s.username.into(),
+                    admin: s.admin,
+                    expires_at: s.expires_at,
+                })
         } else {
-            self.store.token_by_digest(&digest).await?.map_or(Lookup::Unknown, |t| Lookup::Token {
-                id: t.id,
-                name: t.name.into(),
-                access: t.access,
-                expires_at: t.expires_at,
-                revoked: t.revoked_at.is_some(),
-            })
+            self.store
+                .token_by_digest(&digest)
+                .await?
+                .map_or(Lookup::Unknown, |t| Lookup::Token {
+                    id: t.id,
+                    name: t.name.into(),
+                    access: t.access,
+                    expires_at: t.expires_at,
+                    revoked: t.revoked_at.is_some(),
+                })
         })
     }
 
@@ -119,15 +153,38 @@ impl Verifier {
         match lookup {
             Lookup::Unknown => Err(Rejection::Unknown),
             Lookup::Token { revoked: true, .. } => Err(Rejection::Revoked),
-            Lookup::Token { expires_at: Some(at), .. } if at <= now => Err(Rejection::Expired),
+            Lookup::Token {
+                expires_at: Some(at), ..
+            } if at <= now => Err(Rejection::Expired),
             Lookup::Session { expires_at, .. } if expires_at <= now => Err(Rejection::Expired),
-            Lookup::Token { id, name, access, expires_at, revoked: false } => {
+            Lookup::Token {
+                id,
+                name,
+                access,
+                expires_at,
+                revoked: false,
+            } => {
                 self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(id, now);
-                Ok(Grant::Token { id, name, access, expires_at })
+                Ok(Grant::Token {
+                    id,
+                    name,
+                    access,
+                    expires_at,
+                })
             }
-            Lookup::Session { id, user_id, username, admin, expires_at } => {
-                Ok(Grant::Session { id, user_id, username, admin, expires_at })
-            }
+            Lookup::Session {
+                id,
+                user_id,
+                username,
+                admin,
+                expires_at,
+            } => Ok(Grant::Session {
+                id,
+                user_id,
+                username,
+                admin,
+                expires_at,
+            }),
         }
     }
 

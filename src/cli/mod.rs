@@ -59,7 +59,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => *listen,
         _ => None,
     };
-    let overrides = Overrides { data_dir: cli.data_dir, database: cli.database, listen, log: cli.log };
+    let overrides = Overrides {
+        data_dir: cli.data_dir,
+        database: cli.database,
+        listen,
+        log: cli.log,
+    };
     let settings = Settings::load(cli.config.as_deref(), overrides)?;
     match cli.command {
         Command::Serve { .. } => {
@@ -79,7 +84,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::open(&settings).await?;
             store.ping().await.context("the database does not answer")?;
             store.close().await;
-            println!("Configuration is valid and the database answers ({}).", redact_url(&settings.database));
+            println!(
+                "Configuration is valid and the database answers ({}).",
+                redact_url(&settings.database)
+            );
             Ok(())
         }
     }
@@ -94,7 +102,11 @@ async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn st
 
 /// The audit context of a CLI action.
 fn cli_audit() -> AuditContext {
-    AuditContext { actor: Actor::Cli, at: crate::clock::Clock::now(&crate::clock::SystemClock), client_ip: None }
+    AuditContext {
+        actor: Actor::Cli,
+        at: crate::clock::Clock::now(&crate::clock::SystemClock),
+        client_ip: None,
+    }
 }
 
 /// A database URL without its password, for messages.
@@ -121,7 +133,13 @@ mod tests {
 
     #[test]
     fn passwords_in_database_urls_are_hidden() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/pc"), "postgres://app:***@db:5432/pc");
-        assert_eq!(redact_url("sqlite://./data/portcullis.db"), "sqlite://./data/portcullis.db");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/pc"),
+            "postgres://app:***@db:5432/pc"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/portcullis.db"),
+            "sqlite://./data/portcullis.db"
+        );
     }
 }

@@ -78,7 +78,10 @@ fn print_secret(token: TokenRecord, secret: &TokenSecret, json: bool, verb: &str
         value["token"] = secret.expose().into();
         return output::json(&value);
     }
-    println!("Token {} {verb}: \"{}\" ({} access).", token.id, token.name, token.access);
+    println!(
+        "Token {} {verb}: \"{}\" ({} access).",
+        token.id, token.name, token.access
+    );
     println!("Copy it now; it will not be shown again:\n\n    {}\n", secret.expose());
     Ok(())
 }
@@ -101,11 +104,16 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
                 access: args.access,
                 expires_at: issue::parse_expiry(&args.expires, now).map_err(anyhow::Error::msg)?,
             };
-            let (token, secret) = issue::issue_token(store.as_ref(), &settings.token_prefix, request, None, cli_audit()).await?;
+            let (token, secret) =
+                issue::issue_token(store.as_ref(), &settings.token_prefix, request, None, cli_audit()).await?;
             print_secret(token, &secret, args.json, "created")
         }
         TokenCommand::List { all, json } => {
-            let filter = if all { TokenFilter::All } else { TokenFilter::ActiveAt(now) };
+            let filter = if all {
+                TokenFilter::All
+            } else {
+                TokenFilter::ActiveAt(now)
+            };
             let mut tokens = Vec::new();
             for page in 1.. {
                 let (batch, total) = store.list_tokens(filter, PageRequest { page, limit: 100 }).await?;
@@ -132,7 +140,19 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
                         ]
                     })
                     .collect();
-                output::table(&["ID", "NAME", "ACCESS", "HINT", "STATUS", "CREATED", "EXPIRES", "LAST USED"], &rows);
+                output::table(
+                    &[
+                        "ID",
+                        "NAME",
+                        "ACCESS",
+                        "HINT",
+                        "STATUS",
+                        "CREATED",
+                        "EXPIRES",
+                        "LAST USED",
+                    ],
+                    &rows,
+                );
                 Ok(())
             }
         }

@@ -88,7 +88,15 @@ pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()
     // Validate everything, and read the password, before touching the store.
     let store = open_store(settings).await?;
     let result = match command {
-        UserCommand::Create { username, email, first_name, last_name, admin, password_stdin, json } => {
+        UserCommand::Create {
+            username,
+            email,
+            first_name,
+            last_name,
+            admin,
+            password_stdin,
+            json,
+        } => {
             let mut new = NewUser {
                 username: Username::parse(&username)?,
                 email: Email::parse(&email)?,
@@ -112,7 +120,10 @@ pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()
                 let role = if user.admin { "administrator" } else { "user" };
                 println!("Created {role} {} (id {}).", user.username, user.id);
                 if !has_password {
-                    println!("No password is set; set one with: portcullis user set-password {}", user.username);
+                    println!(
+                        "No password is set; set one with: portcullis user set-password {}",
+                        user.username
+                    );
                 }
                 Ok(())
             }
@@ -146,7 +157,10 @@ pub async fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()
                 Ok(())
             }
         }
-        UserCommand::SetPassword { username, password_stdin } => {
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
             let (user, _) = store.user_for_login(&username).await.map_err(|e| match e {
                 StoreError::NotFound => anyhow::anyhow!("user {username} not found"),
                 other => other.into(),

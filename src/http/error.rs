@@ -95,24 +95,44 @@ impl ApiError {
                 "unauthorized",
                 "This endpoint needs `Authorization: Bearer <token>`.".into(),
             ),
-            InvalidRequest(why) => (StatusCode::BAD_REQUEST, "invalid-request", format!("Invalid request: {why}.")),
+            InvalidRequest(why) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-request",
+                format!("Invalid request: {why}."),
+            ),
             InvalidToken(rejection) => (StatusCode::UNAUTHORIZED, "invalid-token", rejection.detail().into()),
             InsufficientScope(needed) => (
                 StatusCode::FORBIDDEN,
                 "insufficient-scope",
                 match needed {
-                    Needed::Full => "This request needs a Full Access token; Read Access tokens may only read (GET, HEAD, OPTIONS).",
-                    Needed::Admin => "This request needs a signed-in administrator; no API token may manage tokens or admin rights.",
+                    Needed::Full => {
+                        "This request needs a Full Access token; Read Access tokens may only read (GET, HEAD, OPTIONS)."
+                    }
+                    Needed::Admin => {
+                        "This request needs a signed-in administrator; no API token may manage tokens or admin rights."
+                    }
                     Needed::Session => "This request needs a user session, not an API token.",
                 }
                 .into(),
             ),
-            LoginFailed => (StatusCode::UNAUTHORIZED, "login-failed", "The username or password is wrong.".into()),
+            LoginFailed => (
+                StatusCode::UNAUTHORIZED,
+                "login-failed",
+                "The username or password is wrong.".into(),
+            ),
             BadRequest(why) => (StatusCode::BAD_REQUEST, "bad-request", why.clone()),
             Unprocessable(why) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", why.clone()),
-            NotFound => (StatusCode::NOT_FOUND, "not-found", "No resource at this address.".into()),
+            NotFound => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "No resource at this address.".into(),
+            ),
             Conflict(why) => (StatusCode::CONFLICT, "conflict", capitalise(why)),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "This resource does not support this method.".into()),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "This resource does not support this method.".into(),
+            ),
             NotAcceptable => (
                 StatusCode::NOT_ACCEPTABLE,
                 "not-acceptable",
@@ -123,8 +143,16 @@ impl ApiError {
                 "unsupported-media-type",
                 "Request bodies must be JSON with `Content-Type: application/json`.".into(),
             ),
-            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is temporarily unavailable.".into()),
-            Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "An unexpected error occurred.".into()),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service is temporarily unavailable.".into(),
+            ),
+            Unexpected(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "An unexpected error occurred.".into(),
+            ),
         }
     }
 
@@ -144,7 +172,9 @@ impl ApiError {
 
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| format!("{}{}.", first.to_uppercase(), chars.as_str()))
+    chars.next().map_or_else(String::new, |first| {
+        format!("{}{}.", first.to_uppercase(), chars.as_str())
+    })
 }
 
 impl IntoResponse for ApiError {
@@ -163,7 +193,10 @@ impl IntoResponse for ApiError {
         });
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(challenge) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }

@@ -34,13 +34,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // Only routes behind `authenticate` extract a principal; a missing one is a routing bug,
         // and failing closed is the safe answer.
-        parts.extensions.get::<Principal>().cloned().ok_or(ApiError::MissingCredential)
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::MissingCredential)
     }
 }
 
 /// Whether a request asks for another method than the one it uses.
 pub fn has_method_override(parts: &Parts) -> bool {
-    METHOD_OVERRIDE_HEADERS.iter().any(|name| parts.headers.contains_key(*name))
+    METHOD_OVERRIDE_HEADERS
+        .iter()
+        .any(|name| parts.headers.contains_key(*name))
         || parts
             .uri
             .query()
@@ -49,7 +55,11 @@ pub fn has_method_override(parts: &Parts) -> bool {
 
 /// Authenticates a request for `endpoint` and enforces the access rules; on success the
 /// handler finds a [`Principal`] in the request.
-pub async fn authenticate(State((state, endpoint)): State<(AppState, Endpoint)>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn authenticate(
+    State((state, endpoint)): State<(AppState, Endpoint)>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     let token = auth::credential(&parts.headers, parts.uri.query())?;
     let grant = state
@@ -58,7 +68,8 @@ pub async fn authenticate(State((state, endpoint)): State<(AppState, Endpoint)>,
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?
         .map_err(ApiError::InvalidToken)?;
-    auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(&parts)).map_err(ApiError::InsufficientScope)?;
+    auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(&parts))
+        .map_err(ApiError::InsufficientScope)?;
     parts.extensions.insert(Principal(grant));
     Ok(next.run(Request::from_parts(parts, body)).await)
 }
@@ -71,14 +82,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())))
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        ))
     }
 }
 
 impl ClientIp {
     /// The audit context for an action by `principal` now.
     pub fn audit(self, principal: &Principal, state: &AppState) -> AuditContext {
-        AuditContext { actor: principal.0.actor(), at: state.clock.now(), client_ip: self.0 }
+        AuditContext {
+            actor: principal.0.actor(),
+            at: state.clock.now(),
+            client_ip: self.0,
+        }
     }
 }
 
@@ -92,7 +112,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!("The body is not valid JSON: {}", e.body_text()))),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!(
+                "The body is not valid JSON: {}",
+                e.body_text()
+            ))),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Unprocessable(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
             Err(JsonRejection::BytesRejection(e)) => Err(ApiError::BadRequest(e.body_text())),
@@ -111,6 +134,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let axum::extract::Path(text) = axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::NotFound)?;
-        text.parse::<i64>().ok().filter(|id| *id > 0).map(Self).ok_or(ApiError::NotFound)
+        text.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Self)
+            .ok_or(ApiError::NotFound)
     }
 }

@@ -114,7 +114,10 @@ impl Kind {
     /// A page of items: a Hydra collection in JSON-LD, a plain array in JSON.
     pub fn collection(&self, format: Format, page: PageRequest, total: u64, members: Vec<(i64, Value)>) -> Response {
         if format == Format::Json {
-            return format.respond(StatusCode::OK, &Value::Array(members.into_iter().map(|(_, v)| v).collect()));
+            return format.respond(
+                StatusCode::OK,
+                &Value::Array(members.into_iter().map(|(_, v)| v).collect()),
+            );
         }
         let members: Vec<Value> = members
             .into_iter()
@@ -188,9 +191,30 @@ fn parse_bounded(name: &str, value: Option<&str>, default: u32, min: u32, max: u
 /// The JSON-LD context documents that `@context` points to.
 pub fn context_document(type_name: &str) -> Option<Value> {
     let fields: &[&str] = match type_name {
-        "User" => &["id", "username", "email", "firstName", "lastName", "active", "admin", "dateCreated", "dateModified", "dateLogged"],
+        "User" => &[
+            "id",
+            "username",
+            "email",
+            "firstName",
+            "lastName",
+            "active",
+            "admin",
+            "dateCreated",
+            "dateModified",
+            "dateLogged",
+        ],
         "Token" => &[
-            "id", "name", "description", "access", "hint", "status", "createdAt", "createdBy", "expiresAt", "lastUsedAt", "revokedAt",
+            "id",
+            "name",
+            "description",
+            "access",
+            "hint",
+            "status",
+            "createdAt",
+            "createdBy",
+            "expiresAt",
+            "lastUsedAt",
+            "revokedAt",
         ],
         _ => return None,
     };

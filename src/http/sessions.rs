@@ -19,9 +19,10 @@ use crate::store::{Actor, AuditContext, AuditEvent, StoreError, audit_kind};
 
 /// The routes: sign-in is open to anyone, sign-out needs the session itself.
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/sessions", post(sign_in))
-        .route("/api/sessions/current", delete(sign_out).route_layer(state.guard(Endpoint::SessionCurrent)))
+    Router::new().route("/api/sessions", post(sign_in)).route(
+        "/api/sessions/current",
+        delete(sign_out).route_layer(state.guard(Endpoint::SessionCurrent)),
+    )
 }
 
 #[derive(Deserialize)]
@@ -31,7 +32,11 @@ struct Credentials {
     password: String,
 }
 
-async fn sign_in(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(body): ApiJson<Credentials>) -> Result<Response, ApiError> {
+async fn sign_in(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let found = match state.store.user_for_login(&body.username).await {
         Ok(found) => Some(found),
@@ -41,7 +46,11 @@ async fn sign_in(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(
     // Verify even when the user is unknown (against a dummy hash), so timing tells nothing.
     let (user, hash) = found.map_or((None, None), |(user, hash)| (Some(user), hash));
     let password_ok = crate::password::verify(hash, body.password).await;
-    let audit = |actor| AuditContext { actor, at: now, client_ip: ip.clone() };
+    let audit = |actor| AuditContext {
+        actor,
+        at: now,
+        client_ip: ip.clone(),
+    };
     let user = match user {
         Some(user) if password_ok && user.active => user,
         _ => {
@@ -51,10 +60,24 @@ async fn sign_in(State(state): State<AppState>, ClientIp(ip): ClientIp, ApiJson(
             return Err(ApiError::LoginFailed);
         }
     };
-    let (secret, expires_at) = issue::start_session(state.store.as_ref(), user.id, now, state.settings.session_ttl.as_secs() as i64).await?;
+    let (secret, expires_at) = issue::start_session(
+        state.store.as_ref(),
+        user.id,
+        now,
+        state.settings.session_ttl.as_secs() as i64,
+    )
+    .await?;
     state.store.touch_login(user.id, now).await?;
-    let actor = Actor::User { id: user.id, username: user.username.clone() };
-    let event = AuditEvent::new(audit_kind::LOGIN_SUCCEEDED, &audit(actor), Some(format!("user:{}", user.id)), json!({}));
+    let actor = Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    let event = AuditEvent::new(
+        audit_kind::LOGIN_SUCCEEDED,
+        &audit(actor),
+        Some(format!("user:{}", user.id)),
+        json!({}),
+    );
     state.store.record(event).await?;
     let body = json!({ "token": secret.expose(), "expiresAt": rfc3339(expires_at) });
     Ok(Format::Json.respond(StatusCode::CREATED, &body))

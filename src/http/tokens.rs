@@ -20,15 +20,33 @@ use crate::store::{Actor, CreatedBy, TokenChanges, TokenFilter, TokenRecord, Tok
 use crate::token::TokenSecret;
 
 /// JSON-LD identity of tokens.
-pub const TOKENS: Kind = Kind { type_name: "Token", path: "/api/tokens" };
+pub const TOKENS: Kind = Kind {
+    type_name: "Token",
+    path: "/api/tokens",
+};
 
 /// The routes, each behind the authentication layer for its endpoint.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/api/token", get(introspect).route_layer(state.guard(Endpoint::TokenSelf)))
-        .route("/api/tokens", get(list).post(create).route_layer(state.guard(Endpoint::Tokens)))
-        .route("/api/tokens/{id}", get(show).patch(update).delete(revoke).route_layer(state.guard(Endpoint::Token)))
-        .route("/api/tokens/{id}/regenerate", post(regenerate).route_layer(state.guard(Endpoint::TokenRegenerate)))
+        .route(
+            "/api/token",
+            get(introspect).route_layer(state.guard(Endpoint::TokenSelf)),
+        )
+        .route(
+            "/api/tokens",
+            get(list).post(create).route_layer(state.guard(Endpoint::Tokens)),
+        )
+        .route(
+            "/api/tokens/{id}",
+            get(show)
+                .patch(update)
+                .delete(revoke)
+                .route_layer(state.guard(Endpoint::Token)),
+        )
+        .route(
+            "/api/tokens/{id}/regenerate",
+            post(regenerate).route_layer(state.guard(Endpoint::TokenRegenerate)),
+        )
 }
 
 /// A token's metadata as the API shows it.
@@ -73,14 +91,24 @@ fn view(state: &AppState, token: TokenRecord) -> serde_json::Value {
 }
 
 /// The one response that shows a secret: the token's metadata plus `token`.
-fn with_secret(state: &AppState, format: Format, status: StatusCode, token: TokenRecord, secret: &TokenSecret) -> Response {
+fn with_secret(
+    state: &AppState,
+    format: Format,
+    status: StatusCode,
+    token: TokenRecord,
+    secret: &TokenSecret,
+) -> Response {
     let id = token.id;
     let mut body = view(state, token);
     body["token"] = secret.expose().into();
     TOKENS.item(format, status, id, body)
 }
 
-async fn list(State(state): State<AppState>, format: Format, Pagination(page): Pagination) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    format: Format,
+    Pagination(page): Pagination,
+) -> Result<Response, ApiError> {
     let (tokens, total) = state.store.list_tokens(TokenFilter::All, page).await?;
     let members = tokens.into_iter().map(|t| (t.id, view(&state, t))).collect();
     Ok(TOKENS.collection(format, page, total, members))
@@ -114,7 +142,8 @@ fn read_access() -> Access {
 
 /// Parses an RFC 3339 expiry that must lie in the future.
 fn future_time(text: &str, now: UnixTime) -> Result<UnixTime, ApiError> {
-    let at = parse_rfc3339(text).ok_or_else(|| ApiError::Unprocessable("expiresAt: an RFC 3339 time such as 2027-06-01T00:00:00Z".into()))?;
+    let at = parse_rfc3339(text)
+        .ok_or_else(|| ApiError::Unprocessable("expiresAt: an RFC 3339 time such as 2027-06-01T00:00:00Z".into()))?;
     if at <= now {
         return Err(ApiError::Unprocessable("expiresAt: must be in the future".into()));
     }
@@ -137,10 +166,20 @@ async fn create(
     };
     let audit = client.audit(&principal, &state);
     let created_by = match &audit.actor {
-        Actor::User { id, username } => Some(CreatedBy { id: *id, username: username.clone() }),
+        Actor::User { id, username } => Some(CreatedBy {
+            id: *id,
+            username: username.clone(),
+        }),
         _ => None,
     };
-    let (token, secret) = issue::issue_token(state.store.as_ref(), &state.settings.token_prefix, request, created_by, audit).await?;
+    let (token, secret) = issue::issue_token(
+        state.store.as_ref(),
+        &state.settings.token_prefix,
+        request,
+        created_by,
+        audit,
+    )
+    .await?;
     Ok(with_secret(&state, format, StatusCode::CREATED, token, &secret))
 }
 
@@ -165,22 +204,41 @@ async fn update(
     let changes = TokenChanges {
         name: body.name.as_deref().map(TokenName::parse).transpose()?,
         description: body.description.as_deref().map(Description::parse).transpose()?,
-        expires_at: body.expires_at.map(|e| e.as_deref().map(|t| future_time(t, now)).transpose()).transpose()?,
+        expires_at: body
+            .expires_at
+            .map(|e| e.as_deref().map(|t| future_time(t, now)).transpose())
+            .transpose()?,
     };
-    let token = state.store.update_token(id, changes, client.audit(&principal, &state)).await?;
+    let token = state
+        .store
+        .update_token(id, changes, client.audit(&principal, &state))
+        .await?;
     state.verifier.invalidate();
     Ok(TOKENS.item(format, StatusCode::OK, id, view(&state, token)))
 }
 
-async fn revoke(State(state): State<AppState>, principal: Principal, client: ClientIp, Id(id): Id) -> Result<StatusCode, ApiError> {
+async fn revoke(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientIp,
+    Id(id): Id,
+) -> Result<StatusCode, ApiError> {
     state.store.revoke_token(id, client.audit(&principal, &state)).await?;
     state.verifier.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn regenerate(State(state): State<AppState>, principal: Principal, client: ClientIp, format: Format, Id(id): Id) -> Result<Response, ApiError> {
+async fn regenerate(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientIp,
+    format: Format,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
     if state.store.token(id).await?.status(state.clock.now()) == TokenStatus::Expired {
-        return Err(ApiError::Conflict("an expired token cannot be regenerated; extend its expiry first".into()));
+        return Err(ApiError::Conflict(
+            "an expired token cannot be regenerated; extend its expiry first".into(),
+        ));
     }
     let audit = client.audit(&principal, &state);
     let (token, secret) = issue::reissue_token(state.store.as_ref(), &state.settings.token_prefix, id, audit).await?;
@@ -191,10 +249,21 @@ async fn regenerate(State(state): State<AppState>, principal: Principal, client:
 /// Describes the presented credential.
 async fn introspect(principal: Principal) -> Response {
     let body = match principal.0 {
-        Grant::Token { id, name, access, expires_at } => json!({
+        Grant::Token {
+            id,
+            name,
+            access,
+            expires_at,
+        } => json!({
             "kind": "token", "id": id, "name": &*name, "access": access, "expiresAt": expires_at.map(rfc3339),
         }),
-        Grant::Session { user_id, username, admin, expires_at, .. } => json!({
+        Grant::Session {
+            user_id,
+            username,
+            admin,
+            expires_at,
+            ..
+        } => json!({
             "kind": "session", "user": { "id": user_id, "username": &*username }, "admin": admin, "expiresAt": rfc3339(expires_at),
         }),
     };

@@ -17,13 +17,26 @@ use crate::domain::{Email, Password, PersonName, Username};
 use crate::store::{NewUser, User, UserChanges};
 
 /// JSON-LD identity of users.
-pub const USERS: Kind = Kind { type_name: "User", path: "/api/users" };
+pub const USERS: Kind = Kind {
+    type_name: "User",
+    path: "/api/users",
+};
 
 /// The routes, each behind the authentication layer for its endpoint.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/api/users", get(list).post(create).route_layer(state.guard(Endpoint::Users)))
-        .route("/api/users/{id}", get(show).put(replace).patch(update).delete(remove).route_layer(state.guard(Endpoint::User)))
+        .route(
+            "/api/users",
+            get(list).post(create).route_layer(state.guard(Endpoint::Users)),
+        )
+        .route(
+            "/api/users/{id}",
+            get(show)
+                .put(replace)
+                .patch(update)
+                .delete(remove)
+                .route_layer(state.guard(Endpoint::User)),
+        )
 }
 
 /// A user as the API shows it; never a password hash.
@@ -61,12 +74,24 @@ impl From<User> for UserView {
 
 fn respond(format: Format, status: StatusCode, user: User) -> Response {
     let id = user.id;
-    USERS.item(format, status, id, serde_json::to_value(UserView::from(user)).unwrap_or_default())
+    USERS.item(
+        format,
+        status,
+        id,
+        serde_json::to_value(UserView::from(user)).unwrap_or_default(),
+    )
 }
 
-async fn list(State(state): State<AppState>, format: Format, Pagination(page): Pagination) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    format: Format,
+    Pagination(page): Pagination,
+) -> Result<Response, ApiError> {
     let (users, total) = state.store.list_users(page).await?;
-    let members = users.into_iter().map(|u| (u.id, serde_json::to_value(UserView::from(u)).unwrap_or_default())).collect();
+    let members = users
+        .into_iter()
+        .map(|u| (u.id, serde_json::to_value(UserView::from(u)).unwrap_or_default()))
+        .collect();
     Ok(USERS.collection(format, page, total, members))
 }
 
@@ -138,9 +163,15 @@ async fn replace(
     ApiJson(body): ApiJson<UserBody>,
 ) -> Result<Response, ApiError> {
     if body.username.is_none() || body.email.is_none() {
-        return Err(ApiError::Unprocessable("PUT replaces the user: `username` and `email` are required.".into()));
+        return Err(ApiError::Unprocessable(
+            "PUT replaces the user: `username` and `email` are required.".into(),
+        ));
     }
-    let body = UserBody { first_name: Some(body.first_name.unwrap_or_default()), last_name: Some(body.last_name.unwrap_or_default()), ..body };
+    let body = UserBody {
+        first_name: Some(body.first_name.unwrap_or_default()),
+        last_name: Some(body.last_name.unwrap_or_default()),
+        ..body
+    };
     apply(state, principal, client, format, id, Method::PUT, body).await
 }
 
@@ -179,12 +210,20 @@ async fn apply(
     if current.admin && current.active && !(changes.admin && changes.active) {
         ensure_another_admin(&state).await?;
     }
-    let user = state.store.update_user(id, changes, client.audit(&principal, &state)).await?;
+    let user = state
+        .store
+        .update_user(id, changes, client.audit(&principal, &state))
+        .await?;
     state.verifier.invalidate();
     Ok(respond(format, StatusCode::OK, user))
 }
 
-async fn remove(State(state): State<AppState>, principal: Principal, client: ClientIp, Id(id): Id) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientIp,
+    Id(id): Id,
+) -> Result<StatusCode, ApiError> {
     let current = state.store.user(id).await?;
     if current.admin {
         principal.require(&Method::DELETE, Endpoint::AdminRights)?;
@@ -200,7 +239,9 @@ async fn remove(State(state): State<AppState>, principal: Principal, client: Cli
 /// Refuses to remove the last active administrator: nobody could manage tokens afterwards.
 async fn ensure_another_admin(state: &AppState) -> Result<(), ApiError> {
     if state.store.count_active_admins().await? <= 1 {
-        return Err(ApiError::Conflict("this is the last active administrator; make another user an administrator first".into()));
+        return Err(ApiError::Conflict(
+            "this is the last active administrator; make another user an administrator first".into(),
+        ));
     }
     Ok(())
 }

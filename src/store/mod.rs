@@ -70,7 +70,13 @@ pub trait TokenStore: Send + Sync {
     /// Marks a token revoked at `audit.at`; revoking twice keeps the first time.
     async fn revoke_token(&self, id: i64, audit: AuditContext) -> StoreResult<TokenRecord>;
     /// Replaces the secret of an unrevoked token.
-    async fn regenerate_token(&self, id: i64, digest: TokenDigest, hint: String, audit: AuditContext) -> StoreResult<TokenRecord>;
+    async fn regenerate_token(
+        &self,
+        id: i64,
+        digest: TokenDigest,
+        hint: String,
+        audit: AuditContext,
+    ) -> StoreResult<TokenRecord>;
     /// The token with this digest, whatever its state; the verifier judges it.
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>>;
     /// Writes gathered last-used times in one transaction.
@@ -81,7 +87,13 @@ pub trait TokenStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a new session for a user.
-    async fn create_session(&self, user_id: i64, digest: TokenDigest, created_at: UnixTime, expires_at: UnixTime) -> StoreResult<i64>;
+    async fn create_session(
+        &self,
+        user_id: i64,
+        digest: TokenDigest,
+        created_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<i64>;
     /// The live session with this digest and its (active) user, if any.
     async fn session_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>>;
     /// Ends one session.
@@ -117,7 +129,9 @@ pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<std::syn
     if settings.database.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
-        let store = SqliteStore::open(&settings.database).await.context("opening the SQLite database")?;
+        let store = SqliteStore::open(&settings.database)
+            .await
+            .context("opening the SQLite database")?;
         Ok(std::sync::Arc::new(store))
     } else {
         anyhow::bail!("PostgreSQL databases are not supported by this build yet; use a sqlite:// URL")

@@ -164,7 +164,10 @@ impl<'a> PresentedToken<'a> {
         if base62::encode_checksum(crc32fast::hash(signed)) != checksum {
             return Err(FormatError::BadChecksum);
         }
-        Ok(Self { text, prefix_len: underscore })
+        Ok(Self {
+            text,
+            prefix_len: underscore,
+        })
     }
 
     /// The prefix, e.g. `pcl`.
@@ -213,7 +216,11 @@ impl TokenDigest {
 impl fmt::Debug for TokenDigest {
     // A digest is not a secret, but a short form is all a log ever needs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenDigest({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "TokenDigest({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -245,7 +252,10 @@ mod tests {
         let body = "0".repeat(43);
         let signed = format!("pcl_{body}");
         let crc = crc32fast::hash(signed.as_bytes());
-        let expected = format!("{signed}{}", std::str::from_utf8(&base62::encode_checksum(crc)).unwrap());
+        let expected = format!(
+            "{signed}{}",
+            std::str::from_utf8(&base62::encode_checksum(crc)).unwrap()
+        );
         assert_eq!(token.expose(), expected);
     }
 
@@ -264,10 +274,22 @@ mod tests {
             ("pcl_", FormatError::Malformed),
             ("abc", FormatError::Malformed),
             (&good[..good.len() - 1], FormatError::Malformed),
-            ("Pcl_0000000000000000000000000000000000000000000000000", FormatError::Malformed),
-            ("p_00000000000000000000000000000000000000000000000000", FormatError::Malformed),
-            ("pcl_000000000000000000000000000000000000000000000000-", FormatError::Malformed),
-            ("pcl_0000000000000000000000000000000000000000000000000", FormatError::BadChecksum),
+            (
+                "Pcl_0000000000000000000000000000000000000000000000000",
+                FormatError::Malformed,
+            ),
+            (
+                "p_00000000000000000000000000000000000000000000000000",
+                FormatError::Malformed,
+            ),
+            (
+                "pcl_000000000000000000000000000000000000000000000000-",
+                FormatError::Malformed,
+            ),
+            (
+                "pcl_0000000000000000000000000000000000000000000000000",
+                FormatError::BadChecksum,
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(PresentedToken::parse(input).err(), Some(expected), "input {input:?}");

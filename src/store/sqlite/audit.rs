@@ -33,8 +33,14 @@ pub(super) async fn insert(conn: &mut SqliteConnection, event: &AuditEvent) -> S
 
 fn from_row(row: &SqliteRow) -> AuditEvent {
     let actor = match row.get::<String, _>("actor_kind").as_str() {
-        "user" => Actor::User { id: row.get("actor_id"), username: row.get("actor_name") },
-        "token" => Actor::Token { id: row.get("actor_id"), name: row.get("actor_name") },
+        "user" => Actor::User {
+            id: row.get("actor_id"),
+            username: row.get("actor_name"),
+        },
+        "token" => Actor::Token {
+            id: row.get("actor_id"),
+            name: row.get("actor_name"),
+        },
         "cli" => Actor::Cli,
         _ => Actor::Anonymous,
     };

@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Mutex;
 
-use super::{AuditEvent, AuditContext, Store, StoreError, StoreResult};
+use super::{AuditContext, AuditEvent, Store, StoreError, StoreResult};
 
 /// A SQLite database shared by the server and the CLI (several processes may open it).
 pub struct SqliteStore {
@@ -44,7 +44,10 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         let watcher = SqliteConnection::connect_with(&options).await.map_err(unavailable)?;
-        Ok(Self { pool, watcher: Mutex::new(watcher) })
+        Ok(Self {
+            pool,
+            watcher: Mutex::new(watcher),
+        })
     }
 
     /// The URL of the default database file inside `data_dir`.

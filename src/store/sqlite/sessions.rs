@@ -10,15 +10,23 @@ use crate::token::TokenDigest;
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create_session(&self, user_id: i64, digest: TokenDigest, created_at: UnixTime, expires_at: UnixTime) -> StoreResult<i64> {
-        sqlx::query_scalar("INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id")
-            .bind(&digest.as_bytes()[..])
-            .bind(user_id)
-            .bind(created_at)
-            .bind(expires_at)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(unavailable)
+    async fn create_session(
+        &self,
+        user_id: i64,
+        digest: TokenDigest,
+        created_at: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<i64> {
+        sqlx::query_scalar(
+            "INSERT INTO sessions (digest, user_id, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&digest.as_bytes()[..])
+        .bind(user_id)
+        .bind(created_at)
+        .bind(expires_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)
     }
 
     async fn session_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>> {

@@ -26,7 +26,10 @@ fn from_row(row: &SqliteRow) -> TokenRecord {
         access: Access::parse(row.get("access")).unwrap_or(Access::Read),
         hint: row.get("hint"),
         created_at: row.get("created_at"),
-        created_by: created_by_id.map(|id| CreatedBy { id, username: row.get("created_by_name") }),
+        created_by: created_by_id.map(|id| CreatedBy {
+            id,
+            username: row.get("created_by_name"),
+        }),
         expires_at: row.get("expires_at"),
         last_used_at: row.get("last_used_at"),
         revoked_at: row.get("revoked_at"),
@@ -65,7 +68,14 @@ impl TokenStore for SqliteStore {
         .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
         let created = from_row(&row);
         let details = json!({ "name": created.name, "access": created.access, "expiresAt": created.expires_at });
-        audit_in(&mut tx, audit_kind::TOKEN_CREATED, &audit, format!("token:{}", created.id), details).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_CREATED,
+            &audit,
+            format!("token:{}", created.id),
+            details,
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(created)
     }
@@ -82,13 +92,15 @@ impl TokenStore for SqliteStore {
             TokenFilter::ActiveAt(now) => Some(now),
         };
         const LIVE: &str = "(?1 IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)))";
-        let rows = sqlx::query(&format!("SELECT * FROM api_tokens WHERE {LIVE} ORDER BY id DESC LIMIT ?2 OFFSET ?3"))
-            .bind(now)
-            .bind(i64::from(page.limit))
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM api_tokens WHERE {LIVE} ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+        ))
+        .bind(now)
+        .bind(i64::from(page.limit))
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
         let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM api_tokens WHERE {LIVE}"))
             .bind(now)
             .fetch_one(&self.pool)
@@ -101,7 +113,10 @@ impl TokenStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let before = fetch(&mut tx, id).await?;
         let name = changes.name.as_ref().map_or(before.name.as_str(), |n| n.as_str());
-        let description = changes.description.as_ref().map_or(before.description.as_str(), |d| d.as_str());
+        let description = changes
+            .description
+            .as_ref()
+            .map_or(before.description.as_str(), |d| d.as_str());
         let expires_at = changes.expires_at.unwrap_or(before.expires_at);
         sqlx::query("UPDATE api_tokens SET name = ?, description = ?, expires_at = ? WHERE id = ?")
             .bind(name)
@@ -116,7 +131,14 @@ impl TokenStore for SqliteStore {
             "name": after.name,
             "expiresAt": { "from": before.expires_at, "to": after.expires_at },
         });
-        audit_in(&mut tx, audit_kind::TOKEN_UPDATED, &audit, format!("token:{id}"), details).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_UPDATED,
+            &audit,
+            format!("token:{id}"),
+            details,
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(after)
     }
@@ -133,13 +155,26 @@ impl TokenStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
-        audit_in(&mut tx, audit_kind::TOKEN_REVOKED, &audit, format!("token:{id}"), json!({ "name": before.name })).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_REVOKED,
+            &audit,
+            format!("token:{id}"),
+            json!({ "name": before.name }),
+        )
+        .await?;
         let after = fetch(&mut tx, id).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(after)
     }
 
-    async fn regenerate_token(&self, id: i64, digest: TokenDigest, hint: String, audit: AuditContext) -> StoreResult<TokenRecord> {
+    async fn regenerate_token(
+        &self,
+        id: i64,
+        digest: TokenDigest,
+        hint: String,
+        audit: AuditContext,
+    ) -> StoreResult<TokenRecord> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let updated = sqlx::query("UPDATE api_tokens SET digest = ?, hint = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(&digest.as_bytes()[..])
@@ -154,7 +189,14 @@ impl TokenStore for SqliteStore {
             return Err(StoreError::Conflict("a revoked token cannot be regenerated"));
         }
         let after = fetch(&mut tx, id).await?;
-        audit_in(&mut tx, audit_kind::TOKEN_REGENERATED, &audit, format!("token:{id}"), json!({ "name": after.name })).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_REGENERATED,
+            &audit,
+            format!("token:{id}"),
+            json!({ "name": after.name }),
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(after)
     }

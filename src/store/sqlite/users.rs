@@ -6,7 +6,9 @@ use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable};
 use crate::clock::UnixTime;
-use crate::store::{AuditContext, NewUser, PageRequest, StoreError, StoreResult, User, UserChanges, UserStore, audit_kind};
+use crate::store::{
+    AuditContext, NewUser, PageRequest, StoreError, StoreResult, User, UserChanges, UserStore, audit_kind,
+};
 
 const USERNAME_TAKEN: &str = "a user with this username already exists";
 
@@ -28,7 +30,10 @@ fn from_row(row: &SqliteRow) -> User {
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn count_users(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await.map_err(unavailable)?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
         Ok(n as u64)
     }
 
@@ -60,7 +65,14 @@ impl UserStore for SqliteStore {
         .map_err(conflict_or_unavailable(USERNAME_TAKEN))?;
         let created = from_row(&row);
         let details = json!({ "username": created.username, "admin": created.admin, "active": created.active });
-        audit_in(&mut tx, audit_kind::USER_CREATED, &audit, format!("user:{}", created.id), details).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::USER_CREATED,
+            &audit,
+            format!("user:{}", created.id),
+            details,
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(created)
     }
@@ -141,7 +153,14 @@ impl UserStore for SqliteStore {
             .await
             .map_err(unavailable)?;
         let username = username.ok_or(StoreError::NotFound)?;
-        audit_in(&mut tx, audit_kind::USER_DELETED, &audit, format!("user:{id}"), json!({ "username": username })).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::USER_DELETED,
+            &audit,
+            format!("user:{id}"),
+            json!({ "username": username }),
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)
     }
 
@@ -158,7 +177,14 @@ impl UserStore for SqliteStore {
             return Err(StoreError::NotFound);
         }
         end_sessions(&mut tx, id, audit.at).await?;
-        audit_in(&mut tx, audit_kind::USER_PASSWORD_CHANGED, &audit, format!("user:{id}"), json!({})).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::USER_PASSWORD_CHANGED,
+            &audit,
+            format!("user:{id}"),
+            json!({}),
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)
     }
 
