@@ -223,3 +223,136 @@ impl Verifier {
         Ok(batch.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::{Description, TokenName};
+    use crate::issue::{TokenRequest, issue_token};
+    use crate::store::{Actor, AuditContext, SqliteStore};
+    use crate::token::{Prefix, TokenSecret};
+
+    const NOW: UnixTime = 1_800_000_000;
+
+    async fn setup(dir: &tempfile::TempDir) -> (Arc<dyn Store>, ManualClock, Verifier) {
+        let store = SqliteStore::open(dir.path().join("test.db").to_str().unwrap())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let clock = ManualClock::new(NOW);
+        let verifier = Verifier::new(store.clone(), Arc::new(clock.clone()), 1000, 60);
+        (store, clock, verifier)
+    }
+
+    fn audit() -> AuditContext {
+        AuditContext {
+            actor: Actor::Cli,
+            at: NOW,
+            client_ip: None,
+        }
+    }
+
+    async fn token(store: &dyn Store, expires_at: Option<UnixTime>) -> (i64, TokenSecret) {
+        let request = TokenRequest {
+            name: TokenName::parse("t").unwrap(),
+            description: Description::parse("").unwrap(),
+            access: Access::Read,
+            expires_at,
+        };
+        let (record, secret) = issue_token(store, &Prefix::default(), request, None, audit())
+            .await
+            .unwrap();
+        (record.id, secret)
+    }
+
+    #[tokio::test]
+    async fn a_token_is_granted_until_its_expiry_and_refused_from_then_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, clock, verifier) = setup(&dir).await;
+        let (id, secret) = token(store.as_ref(), Some(NOW + 60)).await;
+        let granted = verifier.verify(secret.expose()).await.unwrap().unwrap();
+        assert!(matches!(granted, Grant::Token { id: got, access: Access::Read, .. } if got == id));
+        clock.advance(59);
+        assert!(
+            verifier.verify(secret.expose()).await.unwrap().is_ok(),
+            "one second before expiry"
+        );
+        clock.advance(1);
+        assert_eq!(
+            verifier.verify(secret.expose()).await.unwrap(),
+            Err(Rejection::Expired),
+            "cached grant expires too"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_checksum_is_refused_without_asking_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _clock, verifier) = setup(&dir).await;
+        let (_, secret) = token(store.as_ref(), None).await;
+        let mut typo = secret.expose().to_owned();
+        typo.replace_range(10..11, if &typo[10..11] == "a" { "b" } else { "a" });
+        // With the store closed, any lookup would fail with an error instead of an answer.
+        store.close().await;
+        assert_eq!(verifier.verify(&typo).await.unwrap(), Err(Rejection::BadChecksum));
+        assert!(
+            verifier.verify(secret.expose()).await.is_err(),
+            "a real lookup does reach the closed store"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_revocation_is_seen_once_the_cache_is_invalidated() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _clock, verifier) = setup(&dir).await;
+        let (id, secret) = token(store.as_ref(), None).await;
+        assert!(verifier.verify(secret.expose()).await.unwrap().is_ok());
+        store.revoke_token(id, audit()).await.unwrap();
+        assert!(
+            verifier.verify(secret.expose()).await.unwrap().is_ok(),
+            "still cached: only invalidation drops it"
+        );
+        verifier.invalidate();
+        assert_eq!(verifier.verify(secret.expose()).await.unwrap(), Err(Rejection::Revoked));
+    }
+
+    #[tokio::test]
+    async fn unknown_tokens_and_store_failures_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _clock, verifier) = setup(&dir).await;
+        let stranger = TokenSecret::generate(&Prefix::default(), &mut crate::token::OsRandom).unwrap();
+        assert_eq!(
+            verifier.verify(stranger.expose()).await.unwrap(),
+            Err(Rejection::Unknown)
+        );
+        assert_eq!(verifier.verify("abc").await.unwrap(), Err(Rejection::Malformed));
+        let other = TokenSecret::generate(&Prefix::default(), &mut crate::token::OsRandom).unwrap();
+        store.close().await;
+        assert!(
+            verifier.verify(other.expose()).await.is_err(),
+            "fail closed: an error, never a grant"
+        );
+    }
+
+    #[tokio::test]
+    async fn uses_are_written_once_per_flush_whatever_the_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, clock, verifier) = setup(&dir).await;
+        let (id, secret) = token(store.as_ref(), None).await;
+        for _ in 0..100 {
+            verifier.verify(secret.expose()).await.unwrap().unwrap();
+        }
+        clock.advance(5);
+        verifier.verify(secret.expose()).await.unwrap().unwrap();
+        assert_eq!(
+            store.token(id).await.unwrap().last_used_at,
+            None,
+            "nothing written before a flush"
+        );
+        assert_eq!(verifier.flush_usage().await.unwrap(), 1, "one row for 101 uses");
+        assert_eq!(store.token(id).await.unwrap().last_used_at, Some(NOW + 5));
+        assert_eq!(verifier.flush_usage().await.unwrap(), 0);
+    }
+}

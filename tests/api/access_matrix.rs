@@ -38,12 +38,20 @@ struct Row {
 fn rows() -> Vec<Row> {
     let row = |route, method, expect| Row { route, method, expect };
     vec![
-        row("/api/users", "GET", [Success(200), Success(200), Success(200), Success(200)]),
+        row(
+            "/api/users",
+            "GET",
+            [Success(200), Success(200), Success(200), Success(200)],
+        ),
         row("/api/users", "POST", [F, Success(201), Success(201), A]),
         row("/api/users", "PUT", [X, X, M, X]),
         row("/api/users", "PATCH", [X, X, M, X]),
         row("/api/users", "DELETE", [X, X, M, X]),
-        row("/api/users/{u}", "GET", [Success(200), Success(200), Success(200), Success(200)]),
+        row(
+            "/api/users/{u}",
+            "GET",
+            [Success(200), Success(200), Success(200), Success(200)],
+        ),
         row("/api/users/{u}", "POST", [X, X, M, X]),
         row("/api/users/{u}", "PUT", [F, Success(200), Success(200), A]),
         row("/api/users/{u}", "PATCH", [F, Success(200), Success(200), A]),
@@ -64,7 +72,11 @@ fn rows() -> Vec<Row> {
         row("/api/tokens/{t}/regenerate", "PUT", [X, X, M, X]),
         row("/api/tokens/{t}/regenerate", "PATCH", [X, X, M, X]),
         row("/api/tokens/{t}/regenerate", "DELETE", [X, X, M, X]),
-        row("/api/token", "GET", [Success(200), Success(200), Success(200), Success(200)]),
+        row(
+            "/api/token",
+            "GET",
+            [Success(200), Success(200), Success(200), Success(200)],
+        ),
         row("/api/token", "POST", [X, X, M, X]),
         row("/api/token", "PUT", [X, X, M, X]),
         row("/api/token", "PATCH", [X, X, M, X]),
@@ -75,7 +87,9 @@ fn rows() -> Vec<Row> {
 /// The JSON body a method sends to a route, unique per call where uniqueness matters.
 fn body_for(route: &str, method: &str, n: usize) -> Option<Value> {
     match (route, method) {
-        ("/api/users", "POST") => Some(json!({"username": format!("made{n}"), "email": format!("made{n}@example.com")})),
+        ("/api/users", "POST") => {
+            Some(json!({"username": format!("made{n}"), "email": format!("made{n}@example.com")}))
+        }
         ("/api/users/{u}", "PUT") => Some(json!({
             "username": format!("put{n}"), "email": format!("put{n}@example.com"),
             "firstName": "Put", "lastName": "Replaced", "active": true, "admin": false
@@ -119,7 +133,12 @@ async fn every_credential_gets_exactly_its_rights_on_every_endpoint() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} cells of the access matrix are wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} cells of the access matrix are wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Checks one cell; returns why it is wrong.
@@ -139,7 +158,10 @@ fn check(reply: &Reply, expect: Expect) -> Result<(), String> {
                     Err(format!("a 403 without insufficient_scope: {reply:?}"))
                 }
             }
-            other => Err(format!("expected 405 (or 403 insufficient_scope), got {other} {}", reply.body)),
+            other => Err(format!(
+                "expected 405 (or 403 insufficient_scope), got {other} {}",
+                reply.body
+            )),
         },
     }
 }

@@ -23,8 +23,7 @@ pub const WWW_INVALID_REQUEST: &str = r#"Bearer realm="portcullis", error="inval
 pub const WWW_INVALID_TOKEN: &str = r#"Bearer realm="portcullis", error="invalid_token""#;
 pub const WWW_SCOPE_FULL: &str = r#"Bearer realm="portcullis", error="insufficient_scope", scope="full""#;
 pub const WWW_SCOPE_ADMIN: &str = r#"Bearer realm="portcullis", error="insufficient_scope", scope="admin""#;
-pub const WWW_SCOPE_SESSION: &str =
-    r#"Bearer realm="portcullis", error="insufficient_scope", scope="session""#;
+pub const WWW_SCOPE_SESSION: &str = r#"Bearer realm="portcullis", error="insufficient_scope", scope="session""#;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,7 +120,14 @@ impl TestApp {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        TestApp { addr, data_dir, child: Some(child), output, readers, client }
+        TestApp {
+            addr,
+            data_dir,
+            child: Some(child),
+            output,
+            readers,
+            client,
+        }
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -137,11 +143,6 @@ impl TestApp {
     /// Everything the server printed so far, stdout and stderr interleaved.
     pub fn logs(&self) -> String {
         self.output.lock().unwrap().clone()
-    }
-
-    /// The process id of the server.
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("the server is running").id()
     }
 
     /// Sends SIGTERM and waits (at most 10 s) for the server to exit; returns its exit status
@@ -183,9 +184,18 @@ impl TestApp {
     /// output if the command fails or prints something else.
     pub fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args);
-        assert!(out.status.success(), "`portcullis {}` failed: {}", args.join(" "), describe(&out));
+        assert!(
+            out.status.success(),
+            "`portcullis {}` failed: {}",
+            args.join(" "),
+            describe(&out)
+        );
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("`portcullis {}` should print one JSON document ({e}): {}", args.join(" "), describe(&out))
+            panic!(
+                "`portcullis {}` should print one JSON document ({e}): {}",
+                args.join(" "),
+                describe(&out)
+            )
         })
     }
 
@@ -210,8 +220,13 @@ impl TestApp {
 
     /// `POST /api/sessions`.
     pub async fn sign_in(&self, username: &str, password: &str) -> Reply {
-        self.call("POST", "/api/sessions", None, Some(&json!({"username": username, "password": password})))
-            .await
+        self.call(
+            "POST",
+            "/api/sessions",
+            None,
+            Some(&json!({"username": username, "password": password})),
+        )
+        .await
     }
 
     /// A session token of the administrator.
@@ -230,15 +245,31 @@ impl TestApp {
     /// returns its id.
     pub fn create_user_cli(&self, username: &str, password: &str, admin: bool) -> i64 {
         let email = format!("{username}@example.com");
-        let mut args = vec!["user", "create", "--username", username, "--email", &email, "--password-stdin", "--json"];
+        let mut args = vec![
+            "user",
+            "create",
+            "--username",
+            username,
+            "--email",
+            &email,
+            "--password-stdin",
+            "--json",
+        ];
         if admin {
             args.push("--admin");
         }
         let out = self.cli_with_stdin(&args, password);
-        assert!(out.status.success(), "`portcullis {}` failed: {}", args.join(" "), describe(&out));
+        assert!(
+            out.status.success(),
+            "`portcullis {}` failed: {}",
+            args.join(" "),
+            describe(&out)
+        );
         let user: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("`user create --json` should print JSON ({e}): {}", describe(&out)));
-        user["id"].as_i64().unwrap_or_else(|| panic!("`user create --json` prints the user with an id: {user}"))
+        user["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("`user create --json` prints the user with an id: {user}"))
     }
 
     /// A session of a fresh non-admin user (created with `user create`, no `--admin`).
@@ -269,8 +300,13 @@ impl TestApp {
         assert_eq!(reply.status, 201, "creating a {access} token should succeed: {reply:?}");
         let token = reply.json();
         (
-            token["id"].as_i64().unwrap_or_else(|| panic!("the token has an integer id: {token}")),
-            token["token"].as_str().unwrap_or_else(|| panic!("the response carries the secret: {token}")).to_owned(),
+            token["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("the token has an integer id: {token}")),
+            token["token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("the response carries the secret: {token}"))
+                .to_owned(),
         )
     }
 
@@ -290,9 +326,12 @@ impl TestApp {
         stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
         stream.write_all(request).expect("send the raw request");
         let mut bytes = Vec::new();
-        stream
-            .read_to_end(&mut bytes)
-            .unwrap_or_else(|e| panic!("read the raw answer ({e}); got so far: {}", String::from_utf8_lossy(&bytes)));
+        stream.read_to_end(&mut bytes).unwrap_or_else(|e| {
+            panic!(
+                "read the raw answer ({e}); got so far: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
         parse_http_response(&bytes)
     }
 
@@ -304,7 +343,11 @@ impl TestApp {
 
     /// A raw request with a body (Content-Length is added).
     pub fn raw_with_body(&self, method: &str, path: &str, headers: &[&[u8]], body: &[u8]) -> Reply {
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr).into_bytes();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.addr
+        )
+        .into_bytes();
         for header in headers {
             request.extend_from_slice(header);
             request.extend_from_slice(b"\r\n");
@@ -400,12 +443,19 @@ fn listening_address(output: &str) -> Option<SocketAddr> {
     let rest = &output[start..];
     // Only the line up to its end counts, so a half-written address is never parsed.
     let line = &rest[..rest.find('\n')?];
-    let address: String = line.chars().take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c)).collect();
+    let address: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c))
+        .collect();
     address.parse().ok()
 }
 
 fn sigterm(pid: u32) {
-    let _ = Command::new("kill").arg(pid.to_string()).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = Command::new("kill")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
@@ -435,7 +485,12 @@ impl Reply {
         let headers = response
             .headers()
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = response.text().await.expect("read the response body");
         Reply { status, headers, body }
@@ -443,12 +498,10 @@ impl Reply {
 
     /// The first value of the header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// All values of the header `name`.
-    pub fn header_all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON; panics with the body if it is not.
@@ -460,18 +513,34 @@ impl Reply {
     /// Asserts the status, with the whole reply in the message.
     #[track_caller]
     pub fn assert_status(&self, expected: u16, what: &str) {
-        assert_eq!(self.status, expected, "{what}: expected status {expected}, got {self:?}");
+        assert_eq!(
+            self.status, expected,
+            "{what}: expected status {expected}, got {self:?}"
+        );
     }
 
     /// Asserts an RFC 9457 problem with this status and `WWW-Authenticate` value (or none).
     #[track_caller]
     pub fn assert_problem(&self, expected_status: u16, www_authenticate: Option<&str>, what: &str) {
-        assert_problem_parts(self.status, &self.headers, &self.body, expected_status, www_authenticate, what);
+        assert_problem_parts(
+            self.status,
+            &self.headers,
+            &self.body,
+            expected_status,
+            www_authenticate,
+            what,
+        );
     }
 
     /// The non-panicking form of [`Reply::assert_problem`].
     pub fn check_problem(&self, expected_status: u16, www_authenticate: Option<&str>) -> Result<(), String> {
-        check_problem(self.status, &self.headers, &self.body, expected_status, www_authenticate)
+        check_problem(
+            self.status,
+            &self.headers,
+            &self.body,
+            expected_status,
+            www_authenticate,
+        )
     }
 }
 
@@ -486,7 +555,14 @@ pub fn assert_problem(
     expected_status: u16,
     expected_www_authenticate: Option<&str>,
 ) {
-    assert_problem_parts(status, headers, body, expected_status, expected_www_authenticate, "request");
+    assert_problem_parts(
+        status,
+        headers,
+        body,
+        expected_status,
+        expected_www_authenticate,
+        "request",
+    );
 }
 
 #[track_caller]
@@ -516,21 +592,31 @@ pub fn check_problem(
         return Err(format!("expected status {expected_status}; {context}"));
     }
     let header = |name: &str| -> Vec<&str> {
-        headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     };
     let content_type = header("content-type");
-    if !(content_type.len() == 1 && content_type[0].to_ascii_lowercase().starts_with("application/problem+json")) {
+    if !(content_type.len() == 1
+        && content_type[0]
+            .to_ascii_lowercase()
+            .starts_with("application/problem+json"))
+    {
         return Err(format!("expected Content-Type application/problem+json; {context}"));
     }
-    let problem: Value = serde_json::from_str(body)
-        .map_err(|e| format!("the problem body should be JSON ({e}); {context}"))?;
+    let problem: Value =
+        serde_json::from_str(body).map_err(|e| format!("the problem body should be JSON ({e}); {context}"))?;
     for field in ["type", "title", "detail"] {
         if !problem[field].is_string() {
             return Err(format!("the problem needs a string `{field}`; {context}"));
         }
     }
     if problem["status"].as_u64() != Some(u64::from(expected_status)) {
-        return Err(format!("the problem's `status` should equal the HTTP status; {context}"));
+        return Err(format!(
+            "the problem's `status` should equal the HTTP status; {context}"
+        ));
     }
     let www = header("www-authenticate");
     match expected_www_authenticate {
@@ -567,13 +653,16 @@ fn parse_http_response(bytes: &[u8]) -> Reply {
     if chunked {
         body = decode_chunked(&body);
     }
-    Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
 }
 
 fn decode_chunked(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else { break };
+    while let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") {
         let size_text = String::from_utf8_lossy(&data[..line_end]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
         data = &data[line_end + 2..];
@@ -625,14 +714,20 @@ pub fn with_bad_checksum(token: &str) -> String {
 /// Asserts that `token` has the shape of DESIGN §2 with the given prefix and a correct checksum.
 #[track_caller]
 pub fn assert_token_format(token: &str, prefix: &str) {
-    let (head, rest) = token.split_once('_').unwrap_or_else(|| panic!("token {token:?} has no underscore"));
+    let (head, rest) = token
+        .split_once('_')
+        .unwrap_or_else(|| panic!("token {token:?} has no underscore"));
     assert_eq!(head, prefix, "token {token:?} should start with {prefix}_");
     assert!(
         rest.len() == 49 && rest.bytes().all(|b| b.is_ascii_alphanumeric()),
         "token {token:?} should have 49 base62 characters after the prefix"
     );
     let (body, sum) = token.split_at(token.len() - 6);
-    assert_eq!(checksum(body), sum, "token {token:?} should end with the base62 CRC32 of {body:?}");
+    assert_eq!(
+        checksum(body),
+        sum,
+        "token {token:?} should end with the base62 CRC32 of {body:?}"
+    );
 }
 
 /// Finds every substring shaped like one of our tokens (`pcl_…` or `pcs_…`) in `text`.
@@ -642,7 +737,10 @@ pub fn find_tokens(text: &str, prefix: &str) -> Vec<String> {
     let mut from = 0;
     while let Some(at) = text[from..].find(&needle) {
         let start = from + at;
-        let candidate: String = text[start + needle.len()..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let candidate: String = text[start + needle.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         if candidate.len() == 49 {
             found.push(format!("{needle}{candidate}"));
         }
@@ -654,7 +752,9 @@ pub fn find_tokens(text: &str, prefix: &str) -> Vec<String> {
 /// Parses an RFC 3339 timestamp; panics with the value if it is not one.
 #[track_caller]
 pub fn parse_rfc3339(value: &Value) -> time::OffsetDateTime {
-    let text = value.as_str().unwrap_or_else(|| panic!("expected an RFC 3339 string, got {value}"));
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an RFC 3339 string, got {value}"));
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"))
 }
