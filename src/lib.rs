@@ -24,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod issue;
+pub mod metrics;
 pub mod password;
 pub mod server;
 pub mod store;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Overrides, Settings};
+use crate::config::{LogFormat, Overrides, Settings};
 use crate::store::{self, Actor, AuditContext};
 
 /// Self-hosted API tokens: issue, verify and guard.
@@ -29,6 +29,9 @@ pub struct Cli {
     /// Log filter, e.g. info, debug or portcullis=trace [default: info].
     #[arg(long, global = true, env = "PORTCULLIS_LOG", value_name = "FILTER")]
     log: Option<String>,
+    /// Log line format [default: text].
+    #[arg(long, global = true, env = "PORTCULLIS_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,11 +67,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         database: cli.database,
         listen,
         log: cli.log,
+        log_format: cli.log_format,
     };
     let settings = Settings::load(cli.config.as_deref(), overrides)?;
     match cli.command {
         Command::Serve { .. } => {
-            crate::telemetry::init(&settings.log)?;
+            crate::telemetry::init(&settings.log, settings.log_format)?;
             crate::server::serve(settings).await
         }
         Command::Token(command) => tokens::run(command, &settings).await,

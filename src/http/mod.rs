@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 mod health;
+mod observe;
 pub mod representation;
 mod sessions;
 mod tokens;
@@ -57,12 +58,13 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(health::router())
+        .merge(health::router(&state))
         .merge(users::router(&state))
         .merge(tokens::router(&state))
         .merge(sessions::router(&state))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }
