@@ -33,6 +33,35 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_portcullis")
 }
 
+/// A fresh data directory whose store holds the administrator `admin` / [`ADMIN_PASSWORD`],
+/// created through the CLI.
+fn data_dir_with_admin() -> TempDir {
+    let data_dir = TempDir::new().expect("create a temporary data directory");
+    let out = run_cli(
+        data_dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            ADMIN_USERNAME,
+            "--email",
+            "admin@example.com",
+            "--admin",
+            "--password-stdin",
+        ],
+        Some(ADMIN_PASSWORD),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "`portcullis user create --admin` should succeed on a fresh data dir, got {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    data_dir
+}
+
 /// A running server with its own data directory. Dropping it stops the process.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -46,39 +75,23 @@ pub struct TestApp {
 impl TestApp {
     /// A server whose store already holds the administrator `admin` / [`ADMIN_PASSWORD`].
     pub fn spawn() -> TestApp {
-        let data_dir = TempDir::new().expect("create a temporary data directory");
-        let out = run_cli(
-            data_dir.path(),
-            &[
-                "user",
-                "create",
-                "--username",
-                ADMIN_USERNAME,
-                "--email",
-                "admin@example.com",
-                "--admin",
-                "--password-stdin",
-            ],
-            Some(ADMIN_PASSWORD),
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "`portcullis user create --admin` should succeed on a fresh data dir, got {:?}\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self::start(data_dir)
+        Self::start(data_dir_with_admin(), &[])
+    }
+
+    /// Like [`spawn`](Self::spawn), with extra environment variables for the server process
+    /// (every setting has a `PORTCULLIS_*` variable).
+    pub fn spawn_with_env(env: &[(&str, &str)]) -> TestApp {
+        Self::start(data_dir_with_admin(), env)
     }
 
     /// A server on an empty store: no user at all, so it prints the setup link.
     pub fn spawn_without_users() -> TestApp {
-        Self::start(TempDir::new().expect("create a temporary data directory"))
+        Self::start(TempDir::new().expect("create a temporary data directory"), &[])
     }
 
-    fn start(data_dir: TempDir) -> TestApp {
+    fn start(data_dir: TempDir, env: &[(&str, &str)]) -> TestApp {
         let mut child = Command::new(binary())
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(data_dir.path())
             .args(["--log", "trace", "serve", "--listen", "127.0.0.1:0"])

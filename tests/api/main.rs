@@ -11,6 +11,7 @@
 //! - `lifecycle` — health checks, routing errors, the setup link, graceful shutdown.
 //! - `cli` — DESIGN §5, including a revoke by the CLI seen by a running server.
 //! - `python_client` — the DESIGN §7 client example, run with `python3`.
+//! - `observability` — metrics, request ids, structured request logs.
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
 
 mod access_matrix;
@@ -19,6 +20,7 @@ mod cli;
 mod helpers;
 mod lifecycle;
 mod logs;
+mod observability;
 mod python_client;
 mod representation;
 mod sessions;
