@@ -28,6 +28,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Whether `/metrics` needs a valid API token (any access level).
     pub metrics_require_token: bool,
+    /// Certificate and key for HTTPS; plain HTTP when absent.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// Prefix of new API tokens.
     pub token_prefix: Prefix,
     /// How often gathered last-used times are written.
@@ -61,6 +63,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub log: Option<String>,
     pub log_format: Option<LogFormat>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +84,15 @@ struct FileConfig {
     cache: CacheSection,
     #[serde(default)]
     metrics: MetricsSection,
+    #[serde(default)]
+    tls: TlsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsSection {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +237,14 @@ impl Settings {
             log: overrides.log.or(config.log).unwrap_or_else(|| "info".to_owned()),
             log_format: overrides.log_format.or(config.log_format).unwrap_or_default(),
             metrics_require_token: config.metrics.require_token.unwrap_or(false),
+            tls: match (
+                overrides.tls_cert.or(config.tls.cert),
+                overrides.tls_key.or(config.tls.key),
+            ) {
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => bail!("tls: give both a certificate (tls.cert, --tls-cert) and a key (tls.key, --tls-key)"),
+            },
             token_prefix,
             last_used_flush_interval: positive(
                 "tokens.last_used_flush_interval",

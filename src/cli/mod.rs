@@ -43,6 +43,12 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "PORTCULLIS_LISTEN", value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1); reloaded on SIGHUP.
+        #[arg(long, env = "PORTCULLIS_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate.
+        #[arg(long, env = "PORTCULLIS_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage API tokens.
     #[command(subcommand)]
@@ -58,9 +64,13 @@ enum Command {
 
 /// Runs the command line; the error is printed by `main` as one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        _ => None,
+    let (listen, tls_cert, tls_key) = match &cli.command {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => (*listen, tls_cert.clone(), tls_key.clone()),
+        _ => (None, None, None),
     };
     let overrides = Overrides {
         data_dir: cli.data_dir,
@@ -68,6 +78,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         listen,
         log: cli.log,
         log_format: cli.log_format,
+        tls_cert,
+        tls_key,
     };
     let settings = Settings::load(cli.config.as_deref(), overrides)?;
     match cli.command {

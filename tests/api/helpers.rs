@@ -143,6 +143,11 @@ impl TestApp {
         }
     }
 
+    /// The server's process id, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
@@ -451,8 +456,9 @@ fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> Join
 }
 
 fn listening_address(output: &str) -> Option<SocketAddr> {
-    let marker = "listening on http://";
+    let marker = "listening on http";
     let start = output.find(marker)? + marker.len();
+    let start = start + output[start..].find("://")? + 3;
     let rest = &output[start..];
     // Only the line up to its end counts, so a half-written address is never parsed.
     let line = &rest[..rest.find('\n')?];

@@ -24,5 +24,6 @@ mod observability;
 mod python_client;
 mod representation;
 mod sessions;
+mod tls;
 mod tokens;
 mod users;
