@@ -2,6 +2,7 @@
 
 mod output;
 mod tokens;
+mod transfer;
 mod users;
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use crate::store::{self, Actor, AuditContext};
 
 /// Self-hosted API tokens: issue, verify and guard.
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about, propagate_version = true)]
+#[command(name = "portcullis", version, about, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
@@ -60,7 +61,26 @@ enum Command {
     Migrate,
     /// Check the configuration and that the database answers.
     Check,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  portcullis completions bash > /etc/bash_completion.d/portcullis\n  portcullis completions zsh > \"${fpath[1]}/_portcullis\"\n  portcullis completions fish > ~/.config/fish/completions/portcullis.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from this command line definition.
+    #[command(after_help = "Example:\n  portcullis man > /usr/local/share/man/man1/portcullis.1")]
+    Man,
 }
+
+const EXAMPLES: &str = "Examples:
+  portcullis user create --admin --username ada --email ada@example.com
+  portcullis serve --listen 0.0.0.0:8080
+  portcullis token create --name \"nightly export\" --access read --expires 90d
+  portcullis token list --all --json
+  portcullis token revoke 3
+  PORTCULLIS_DATA_DIR=/var/lib/portcullis portcullis check";
 
 /// Runs the command line; the error is printed by `main` as one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -81,6 +101,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         tls_cert,
         tls_key,
     };
+    // These two need no configuration: they describe the command line itself.
+    match &cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            // Into a buffer first: the generator panics on write errors such as a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "portcullis", &mut script);
+            return write_stdout(&script);
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            return write_stdout(&page);
+        }
+        _ => {}
+    }
     let settings = Settings::load(cli.config.as_deref(), overrides)?;
     match cli.command {
         Command::Serve { .. } => {
@@ -106,6 +143,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        // Answered above, before any configuration is read.
+        Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}
+
+/// Writes generated output; a reader that went away (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

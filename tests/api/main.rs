@@ -12,6 +12,8 @@
 //! - `cli` — DESIGN §5, including a revoke by the CLI seen by a running server.
 //! - `python_client` — the DESIGN §7 client example, run with `python3`.
 //! - `observability` — metrics, request ids, structured request logs.
+//! - `operations` — completions, man page, token export/import, deployment files.
+//! - `tls` — HTTPS, HTTP/2, certificate reload.
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
 
 mod access_matrix;
@@ -21,6 +23,7 @@ mod helpers;
 mod lifecycle;
 mod logs;
 mod observability;
+mod operations;
 mod python_client;
 mod representation;
 mod sessions;
