@@ -4,6 +4,7 @@ pub mod error;
 pub mod extract;
 mod health;
 mod observe;
+pub mod openapi;
 pub mod representation;
 mod sessions;
 mod tokens;
@@ -59,6 +60,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router(&state))
+        .merge(openapi::router())
         .merge(users::router(&state))
         .merge(tokens::router(&state))
         .merge(sessions::router(&state))

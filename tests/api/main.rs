@@ -17,6 +17,7 @@
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
 
 mod access_matrix;
+mod api_docs;
 mod auth;
 mod cli;
 mod helpers;
