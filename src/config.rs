@@ -36,6 +36,8 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// How often the store is asked whether another process changed it.
     pub change_poll_interval: Duration,
+    /// Pool and listener settings of the PostgreSQL backend (`[postgres]`).
+    pub postgres: crate::store::PgSettings,
 }
 
 /// Values given on the command line (or through their environment variables), which win.
@@ -61,6 +63,20 @@ struct FileConfig {
     sessions: SessionsSection,
     #[serde(default)]
     cache: CacheSection,
+    #[serde(default)]
+    postgres: PostgresSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostgresSection {
+    max_connections: Option<u32>,
+    #[serde(default, with = "duration")]
+    acquire_timeout: Option<Duration>,
+    #[serde(default, with = "duration")]
+    statement_timeout: Option<Duration>,
+    #[serde(default, with = "duration")]
+    listener_heartbeat: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,6 +132,14 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
     ("PORTCULLIS_CACHE_CAPACITY", "cache", "capacity"),
     ("PORTCULLIS_CACHE_TTL", "cache", "ttl"),
     ("PORTCULLIS_CACHE_CHANGE_POLL_INTERVAL", "cache", "change_poll_interval"),
+    ("PORTCULLIS_POSTGRES_MAX_CONNECTIONS", "postgres", "max_connections"),
+    ("PORTCULLIS_POSTGRES_ACQUIRE_TIMEOUT", "postgres", "acquire_timeout"),
+    ("PORTCULLIS_POSTGRES_STATEMENT_TIMEOUT", "postgres", "statement_timeout"),
+    (
+        "PORTCULLIS_POSTGRES_LISTENER_HEARTBEAT",
+        "postgres",
+        "listener_heartbeat",
+    ),
 ];
 
 impl Settings {
@@ -133,7 +157,7 @@ impl Settings {
         for (var, section, key) in SECTION_ENV {
             if let Ok(value) = std::env::var(var) {
                 let value = match value.parse::<i64>() {
-                    Ok(n) if *key == "capacity" => toml::Value::Integer(n),
+                    Ok(n) if *key == "capacity" || *key == "max_connections" => toml::Value::Integer(n),
                     _ => toml::Value::String(value),
                 };
                 let target = if section.is_empty() {
@@ -207,6 +231,27 @@ impl Settings {
                 config.cache.change_poll_interval,
                 Duration::from_millis(100),
             )?,
+            postgres: crate::store::PgSettings {
+                max_connections: match config.postgres.max_connections.unwrap_or(10) {
+                    0 => bail!("postgres.max_connections must be at least 1"),
+                    n => n,
+                },
+                acquire_timeout: positive(
+                    "postgres.acquire_timeout",
+                    config.postgres.acquire_timeout,
+                    Duration::from_secs(2),
+                )?,
+                statement_timeout: positive(
+                    "postgres.statement_timeout",
+                    config.postgres.statement_timeout,
+                    Duration::from_secs(5),
+                )?,
+                listener_heartbeat: positive(
+                    "postgres.listener_heartbeat",
+                    config.postgres.listener_heartbeat,
+                    Duration::from_secs(1),
+                )?,
+            },
         })
     }
 }

@@ -102,6 +102,10 @@ impl Store for SqliteStore {
             .map_err(unavailable)
     }
 
+    fn changes(&self, poll_interval: Duration) -> Box<dyn super::ChangeFeed + '_> {
+        Box::new(super::PollingFeed::new(self, poll_interval))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
