@@ -12,13 +12,18 @@
 //! - `cli` — DESIGN §5, including a revoke by the CLI seen by a running server.
 //! - `python_client` — the DESIGN §7 client example, run with `python3`.
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
+//! - `backend` — which store the suite runs on: SQLite by default, PostgreSQL with
+//!   `PORTCULLIS_TEST_BACKEND=postgres` (each test in its own fresh database).
+//! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
 
 mod access_matrix;
 mod auth;
+mod backend;
 mod cli;
 mod helpers;
 mod lifecycle;
 mod logs;
+mod multi_instance;
 mod python_client;
 mod representation;
 mod sessions;

@@ -1,0 +1,1 @@
+//! Several instances on one PostgreSQL database (DESIGN §1.5, §1.6): written in the next step.
