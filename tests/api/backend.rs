@@ -101,11 +101,6 @@ impl TestDatabase {
             .map_or(scheme_end, |i| scheme_end + i + 1);
         format!("{}{addr}{}", &self.url[..host_start], &self.url[authority_end..])
     }
-
-    /// Runs one SQL statement in this database, e.g. to look at what the server wrote.
-    pub fn execute(&self, sql: &str) -> Result<(), String> {
-        execute(&self.url, sql)
-    }
 }
 
 impl Drop for TestDatabase {
