@@ -103,6 +103,13 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Runs SQL (one or more statements) in this database, as an operator with `psql` would.
+    pub fn execute(&self, sql: &str) -> Result<(), String> {
+        execute(&self.url, sql)
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         // Best effort: a leftover database is only litter, named so it can be found.

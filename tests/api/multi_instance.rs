@@ -178,6 +178,52 @@ async fn a_session_started_on_one_instance_works_and_ends_on_every_instance() {
 }
 
 #[tokio::test]
+async fn an_instance_that_lost_its_listener_clears_its_cache_before_trusting_it_again() {
+    let Some(admin_url) = require_postgres("multi_instance::listener loss") else {
+        return;
+    };
+    let database = shared_database(&admin_url);
+    let a = instance(&database, None, &[]);
+    let b = instance(&database, None, &[]);
+    let session = a.admin_session().await;
+    let (id, token) = a.create_token_with(&session, "read").await;
+    for app in [&a, &b] {
+        app.get("/api/token", &token).await.assert_status(200, "cached before");
+    }
+    // One transaction ends every listener connection (waiting until they are gone), then
+    // revokes: its notification reaches no instance. Only resubscribing and clearing the cache
+    // makes the instances see the revoke.
+    database
+        .execute(&format!(
+            "BEGIN;
+             SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = 'portcullis-listener';
+             UPDATE api_tokens SET revoked_at = 1 WHERE id = {id};
+             COMMIT;"
+        ))
+        .expect("terminate the listeners and revoke");
+    for (name, app) in [("A", &a), ("B", &b)] {
+        let started = Instant::now();
+        loop {
+            let reply = app.get("/api/token", &token).await;
+            if reply.status == 401 {
+                break;
+            }
+            assert!(
+                started.elapsed() < PROPAGATION_LIMIT * 3,
+                "{name} still answers {} for a token revoked while its listener was down",
+                reply.status
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            app.logs().contains("change detection failed"),
+            "{name} logged the lost listener"
+        );
+    }
+}
+
+#[tokio::test]
 async fn instances_starting_together_on_a_fresh_database_migrate_it_once() {
     let Some(admin_url) = require_postgres("multi_instance::concurrent migrations") else {
         return;

@@ -36,9 +36,15 @@ pub struct PgSettings {
     pub listener_heartbeat: Duration,
 }
 
+/// The `application_name` of the change listener's connection, so operators (and tests) can
+/// tell it from the pool's in `pg_stat_activity`.
+pub const LISTENER_APPLICATION_NAME: &str = "portcullis-listener";
+
 /// A PostgreSQL database shared by every instance and the CLI.
 pub struct PgStore {
     pool: PgPool,
+    /// A pool of one for the change listener, so it never competes with requests.
+    listener_pool: PgPool,
     heartbeat: Duration,
 }
 
@@ -56,9 +62,14 @@ impl PgStore {
             .acquire_timeout(settings.acquire_timeout)
             // A connection that died with the server is found and replaced before use.
             .test_before_acquire(true)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
+        let listener_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options.application_name(LISTENER_APPLICATION_NAME));
         Ok(Self {
             pool,
+            listener_pool,
             heartbeat: settings.listener_heartbeat,
         })
     }
@@ -111,10 +122,11 @@ impl Store for PgStore {
     }
 
     fn changes(&self, _poll_interval: Duration) -> Box<dyn ChangeFeed + '_> {
-        Box::new(listener::ListenerFeed::new(self.pool.clone(), self.heartbeat))
+        Box::new(listener::ListenerFeed::new(self.listener_pool.clone(), self.heartbeat))
     }
 
     async fn close(&self) {
+        self.listener_pool.close().await;
         self.pool.close().await;
     }
 }
