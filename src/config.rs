@@ -288,6 +288,32 @@ mod tests {
     }
 
     #[test]
+    fn the_postgres_section_sets_pool_and_listener_limits() {
+        let defaults = from_toml("").unwrap().postgres;
+        assert_eq!(defaults.max_connections, 10);
+        assert_eq!(defaults.acquire_timeout, Duration::from_secs(2));
+        assert_eq!(defaults.statement_timeout, Duration::from_secs(5));
+        assert_eq!(defaults.listener_heartbeat, Duration::from_secs(1));
+        let set = from_toml(
+            "[postgres]\nmax_connections = 3\nacquire_timeout = \"500ms\"\nstatement_timeout = \"1s\"\nlistener_heartbeat = \"250ms\"\n",
+        )
+        .unwrap()
+        .postgres;
+        assert_eq!(set.max_connections, 3);
+        assert_eq!(set.acquire_timeout, Duration::from_millis(500));
+        assert_eq!(set.statement_timeout, Duration::from_secs(1));
+        assert_eq!(set.listener_heartbeat, Duration::from_millis(250));
+        for (text, expected) in [
+            ("[postgres]\nmax_connections = 0", "max_connections"),
+            ("[postgres]\nacquire_timeout = \"0s\"", "acquire_timeout"),
+            ("[postgres]\npool = 3", "pool"),
+        ] {
+            let error = from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?} gave {error:?}");
+        }
+    }
+
+    #[test]
     fn bad_files_name_the_problem() {
         let cases = [
             ("colour = \"blue\"", "colour"),

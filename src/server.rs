@@ -147,6 +147,7 @@ async fn watch_changes(
 ) {
     verifier.cache().set_trusted(false);
     let mut feed = store.changes(interval);
+    let mut lost = false;
     loop {
         let change = tokio::select! {
             change = feed.next() => change,
@@ -158,10 +159,15 @@ async fn watch_changes(
                 // Cleared first: anything cached before the subscription may be stale.
                 verifier.invalidate();
                 verifier.cache().set_trusted(true);
-                tracing::debug!("change detection is working; the verification cache is in use");
+                if std::mem::take(&mut lost) {
+                    tracing::info!("change detection recovered; the verification cache is in use again");
+                } else {
+                    tracing::debug!("change detection is working; the verification cache is in use");
+                }
             }
             store::Change::Lost(error) => {
                 verifier.cache().set_trusted(false);
+                lost = true;
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "change detection failed; verifying against the store until it recovers"

@@ -224,6 +224,47 @@ async fn an_instance_that_lost_its_listener_clears_its_cache_before_trusting_it_
 }
 
 #[tokio::test]
+async fn a_statement_that_runs_past_the_timeout_answers_503_and_changes_nothing() {
+    let Some(admin_url) = require_postgres("multi_instance::statement timeout") else {
+        return;
+    };
+    let database = shared_database(&admin_url);
+    let app = instance(&database, None, &[("PORTCULLIS_POSTGRES_STATEMENT_TIMEOUT", "300ms")]);
+    let session = app.admin_session().await;
+    let (id, token) = app.create_token_with(&session, "read").await;
+
+    // Another client holds the token's row locked, so the revoke's UPDATE waits: past the
+    // statement timeout PostgreSQL cancels it.
+    use sqlx::Connection;
+    let mut blocker = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    sqlx::raw_sql(&format!("BEGIN; SELECT 1 FROM api_tokens WHERE id = {id} FOR UPDATE;"))
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let reply = app
+        .call("DELETE", &format!("/api/tokens/{id}"), Some(&session), None)
+        .await;
+    reply.assert_problem(503, None, "a revoke cancelled by the statement timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    sqlx::raw_sql("ROLLBACK").execute(&mut blocker).await.unwrap();
+
+    app.get("/api/token", &token)
+        .await
+        .assert_status(200, "the cancelled revoke changed nothing");
+    app.call("DELETE", &format!("/api/tokens/{id}"), Some(&session), None)
+        .await
+        .assert_status(204, "the revoke works once the lock is gone");
+    app.get("/api/token", &token)
+        .await
+        .assert_status(401, "and the token is refused");
+}
+
+#[tokio::test]
 async fn instances_starting_together_on_a_fresh_database_migrate_it_once() {
     let Some(admin_url) = require_postgres("multi_instance::concurrent migrations") else {
         return;
