@@ -92,8 +92,9 @@ impl ChangeFeed for ListenerFeed {
                     }
                 }
             };
-            // Waiting is cancelled only while no message is being read: the socket buffers
-            // partial input, and any doubt about the connection ends it (and the cache) anyway.
+            // Cancelling the wait is safe: sqlx reads messages into the connection's buffer and
+            // takes one out only when it is complete (`recv_unchecked` is cancel-safe), so a
+            // notification split across reads is not lost; it is returned by the next wait.
             match tokio::time::timeout(self.heartbeat, listener.try_recv()).await {
                 Ok(Ok(Some(_notification))) => return Change::Changed,
                 Ok(Ok(None)) => {
