@@ -1,4 +1,5 @@
-//! Persistence: one [`Store`] trait, backends per database. SQLite is the embedded default.
+//! Persistence: one [`Store`] trait, backends per database. SQLite is the embedded default;
+//! PostgreSQL (`postgres/`) serves several instances, with changes pushed by LISTEN/NOTIFY.
 //!
 //! Every mutation that the audit log records is written in the same transaction as its
 //! audit event, so an action is either done and recorded, or neither.
