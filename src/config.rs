@@ -36,6 +36,8 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// How often the store is asked whether another process changed it.
     pub change_poll_interval: Duration,
+    /// The gateway's reverse-proxy routes, longest prefix first.
+    pub routes: Vec<crate::gateway::Route>,
 }
 
 /// Values given on the command line (or through their environment variables), which win.
@@ -61,6 +63,8 @@ struct FileConfig {
     sessions: SessionsSection,
     #[serde(default)]
     cache: CacheSection,
+    #[serde(default)]
+    routes: Vec<crate::gateway::RouteConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,7 +93,7 @@ struct CacheSection {
 }
 
 /// Durations are written as in `humantime`: `100ms`, `10s`, `12h`, `30d`.
-mod duration {
+pub(crate) mod duration {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
@@ -207,6 +211,7 @@ impl Settings {
                 config.cache.change_poll_interval,
                 Duration::from_millis(100),
             )?,
+            routes: crate::gateway::route::resolve_all(config.routes)?,
         })
     }
 }

@@ -66,6 +66,8 @@ pub enum Rejection {
     Expired,
     /// Revoked (or a session that was ended).
     Revoked,
+    /// A user session presented where only API tokens are accepted (the gateway).
+    SessionNotAccepted,
 }
 
 impl Rejection {
@@ -77,6 +79,7 @@ impl Rejection {
             Self::Unknown => "The token is not known.",
             Self::Expired => "The token has expired.",
             Self::Revoked => "The token has been revoked.",
+            Self::SessionNotAccepted => "Session tokens are not accepted here; use an API token.",
         }
     }
 }
