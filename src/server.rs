@@ -59,7 +59,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%address, "serving");
-    axum::serve(listener, app)
+    axum::serve(crate::gateway::framing::guard(listener), app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;

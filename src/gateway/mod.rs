@@ -9,9 +9,10 @@
 //! Both accept API tokens only, never user sessions: a session is for the web admin and the
 //! REST API, and a gateway that took it would let a browser credential reach every API behind
 //! it. `path` is the normaliser both use; `headers` the hop-by-hop and identity header rules;
-//! `route` the configuration.
+//! `route` the configuration; `framing` refuses requests with ambiguous framing (smuggling).
 
 mod forward_auth;
+pub mod framing;
 pub mod headers;
 pub mod path;
 mod proxy;

@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{StatusCode, Uri, Version};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -66,47 +66,30 @@ pub fn router(state: &AppState) -> Router {
     Router::new().fallback(forward).with_state(proxy)
 }
 
-async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
-    match proxy.forward(request).await {
-        Ok(response) => response,
-        Err(Refusal::CloseConnection(error)) => {
-            ([(header::CONNECTION, HeaderValue::from_static("close"))], error).into_response()
-        }
-        Err(Refusal::Api(error)) => error.into_response(),
-    }
-}
-
-enum Refusal {
-    Api(ApiError),
-    /// A request whose framing is suspect: answer, then close the connection.
-    CloseConnection(ApiError),
-}
-
-impl From<ApiError> for Refusal {
-    fn from(error: ApiError) -> Self {
-        Self::Api(error)
-    }
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Result<Response, ApiError> {
+    proxy.forward(request).await
 }
 
 impl Proxy {
-    async fn forward(&self, request: Request) -> Result<Response, Refusal> {
+    async fn forward(&self, request: Request) -> Result<Response, ApiError> {
         let (mut parts, body) = request.into_parts();
-        check_framing(&parts.headers).map_err(Refusal::CloseConnection)?;
         let raw_path = parts.uri.path();
         let path = normalise(raw_path).map_err(|e| ApiError::BadRequest(format!("Invalid path: {e}.")))?;
+        let raw_route = route::find(self.routes(), raw_path).map(|r| r.prefix.as_str());
+        let new_route = route::find(self.routes(), &path).map(|r| r.prefix.as_str());
+        if raw_route.is_some() && raw_route != new_route {
+            return Err(ApiError::BadRequest(
+                "The path leaves the prefix it starts with.".into(),
+            ));
+        }
         if OWN.iter().any(|own| under_prefix(&path, own)) {
             return Err(if path == raw_path {
                 ApiError::NotFound
             } else {
                 ApiError::BadRequest("The path leads into Portcullis' own paths.".into())
-            }
-            .into());
+            });
         }
         let upstream = self.route_for(&path).ok_or(ApiError::NotFound)?;
-        let raw_route = route::find(self.routes(), raw_path).map(|r| r.prefix.as_str());
-        if raw_route.is_some_and(|prefix| prefix != upstream.route.prefix) {
-            return Err(ApiError::BadRequest("The path leaves the prefix it starts with.".into()).into());
-        }
         let route = &upstream.route;
         let query = parts.uri.query();
         let identity = authorise(&self.state, &parts.headers, query, &parts.method, route.access).await?;
@@ -162,20 +145,21 @@ impl Proxy {
         *outgoing.headers_mut() = out;
 
         let mut response = match tokio::time::timeout(route.timeout, upstream.client.request(outgoing)).await {
-            Err(_) => return Err(ApiError::GatewayTimeout.into()),
-            Ok(Err(error)) if is_timeout(&error) => return Err(ApiError::GatewayTimeout.into()),
+            Err(_) => return Err(ApiError::GatewayTimeout),
+            Ok(Err(error)) if is_timeout(&error) => return Err(ApiError::GatewayTimeout),
             Ok(Err(error)) => {
                 return Err(ApiError::BadGateway(
                     anyhow::Error::new(error).context(format!("forwarding to {}", route.upstream)),
-                )
-                .into());
+                ));
             }
             Ok(Ok(response)) => response,
         };
 
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_upgrade) = client_upgrade else {
-                return Err(ApiError::BadGateway(anyhow::anyhow!("the upstream switched protocols unasked")).into());
+                return Err(ApiError::BadGateway(anyhow::anyhow!(
+                    "the upstream switched protocols unasked"
+                )));
             };
             let upstream_upgrade = hyper::upgrade::on(&mut response);
             tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
@@ -202,19 +186,6 @@ impl Proxy {
         let prefix = &route::find(self.routes(), path)?.prefix;
         self.upstreams.iter().find(|u| &u.route.prefix == prefix)
     }
-}
-
-/// RFC 9112 §6.3: a request with both `Transfer-Encoding` and `Content-Length`, or with more
-/// than one `Content-Length`, may be an attempt at request smuggling. (hyper itself refuses
-/// differing `Content-Length`s and a `Transfer-Encoding` that does not end in `chunked`.)
-fn check_framing(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    let lengths = headers.get_all(header::CONTENT_LENGTH).iter().count();
-    if lengths > 1 || (lengths == 1 && headers.contains_key(header::TRANSFER_ENCODING)) {
-        return Err(ApiError::BadRequest(
-            "The request has both Content-Length and Transfer-Encoding, or several Content-Length headers.".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Replaces any client-sent `X-Forwarded-*` with what Portcullis saw itself.

@@ -65,5 +65,6 @@ pub fn router(state: AppState) -> Router {
         .fallback_service(crate::gateway::proxy(&state))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(crate::gateway::framing::refuse_marked))
         .with_state(state)
 }

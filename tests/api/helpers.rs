@@ -46,6 +46,19 @@ pub struct TestApp {
 impl TestApp {
     /// A server whose store already holds the administrator `admin` / [`ADMIN_PASSWORD`].
     pub fn spawn() -> TestApp {
+        Self::start(Self::data_dir_with_admin())
+    }
+
+    /// Like [`TestApp::spawn`], with `config` written to a TOML file passed as `--config`.
+    pub fn spawn_with_config(config: &str) -> TestApp {
+        let data_dir = Self::data_dir_with_admin();
+        let path = data_dir.path().join("portcullis.toml");
+        std::fs::write(&path, config).expect("write the config file");
+        Self::start_with_args(data_dir, &["--config".as_ref(), path.as_os_str()])
+    }
+
+    /// A fresh data directory whose store holds the administrator.
+    fn data_dir_with_admin() -> TempDir {
         let data_dir = TempDir::new().expect("create a temporary data directory");
         let out = run_cli(
             data_dir.path(),
@@ -69,7 +82,7 @@ impl TestApp {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        Self::start(data_dir)
+        data_dir
     }
 
     /// A server on an empty store: no user at all, so it prints the setup link.
@@ -78,9 +91,14 @@ impl TestApp {
     }
 
     fn start(data_dir: TempDir) -> TestApp {
+        Self::start_with_args(data_dir, &[])
+    }
+
+    fn start_with_args(data_dir: TempDir, extra: &[&std::ffi::OsStr]) -> TestApp {
         let mut child = Command::new(binary())
             .arg("--data-dir")
             .arg(data_dir.path())
+            .args(extra)
             .args(["--log", "trace", "serve", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -16,6 +16,9 @@
 mod access_matrix;
 mod auth;
 mod cli;
+mod gateway_forward;
+mod gateway_proxy;
+mod gateway_support;
 mod helpers;
 mod lifecycle;
 mod logs;
