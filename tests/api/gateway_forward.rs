@@ -171,22 +171,35 @@ async fn the_envoy_variant_judges_the_method_and_path_envoy_forwards() {
 
 #[tokio::test]
 async fn nginx_auth_request_guards_an_upstream() {
-    if !tool_available("nginx", "nginx_auth_request_guards_an_upstream") {
+    let Some(nginx) = find_tool("nginx", "nginx_auth_request_guards_an_upstream") else {
         return;
-    }
+    };
     let app = TestApp::spawn();
     let upstream = Upstream::start();
-    let nginx = start_nginx(app.addr, upstream.addr);
+    let nginx = start_nginx(&nginx, app.addr, upstream.addr);
     guard_scenario(Front::Nginx, nginx.addr, &app, &upstream).await;
 }
 
 #[tokio::test]
 async fn caddy_forward_auth_guards_an_upstream() {
-    if !tool_available("caddy", "caddy_forward_auth_guards_an_upstream") {
+    let Some(caddy) = find_tool("caddy", "caddy_forward_auth_guards_an_upstream") else {
         return;
-    }
+    };
     let app = TestApp::spawn();
     let upstream = Upstream::start();
-    let caddy = start_caddy(app.addr, upstream.addr);
+    let caddy = start_caddy(&caddy, app.addr, upstream.addr);
     guard_scenario(Front::Caddy, caddy.addr, &app, &upstream).await;
+}
+
+#[test]
+fn the_docs_show_the_nginx_and_caddy_configurations_the_tests_run() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/gateway.md")).unwrap();
+    for name in ["nginx.conf", "Caddyfile"] {
+        let config = std::fs::read_to_string(root.join("docs/gateway").join(name)).unwrap();
+        assert!(
+            doc.contains(&config),
+            "docs/gateway.md must include docs/gateway/{name} verbatim (copy it in again)"
+        );
+    }
 }
