@@ -357,8 +357,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 this.ready.extend_from_slice(&filled[n..]);
                 return Poll::Ready(Ok(()));
             }
-            let filled = filled.to_vec();
-            this.feed(&filled);
+            this.feed(filled);
         }
     }
 }
@@ -448,7 +447,39 @@ GET /d HTTP/1.1\r\nHost: x\r\n\r\n";
         assert_eq!(through(input, 4), input);
     }
 
+    /// One well-framed request: no body, a `Content-Length` body, or a chunked body (with
+    /// chunk extensions and a trailer).
+    fn request(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = b"POST /p HTTP/1.1\r\nHost: x\r\n".to_vec();
+        match kind % 3 {
+            0 => out.extend_from_slice(b"\r\n"),
+            1 => {
+                out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+                out.extend_from_slice(body);
+            }
+            _ => {
+                out.extend_from_slice(b"Transfer-Encoding: gzip, chunked\r\n\r\n");
+                for piece in body.chunks(7) {
+                    out.extend_from_slice(format!("{:x};e=1\r\n", piece.len()).as_bytes());
+                    out.extend_from_slice(piece);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\nX-Trailer: 1\r\n\r\n");
+            }
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn well_framed_keep_alive_streams_pass_unchanged(
+            requests in proptest::collection::vec((any::<u8>(), proptest::collection::vec(any::<u8>(), 0..40)), 1..8),
+            step in 1usize..97,
+        ) {
+            let input: Vec<u8> = requests.iter().flat_map(|(kind, body)| request(*kind, body)).collect();
+            prop_assert_eq!(through(&input, step), input);
+        }
+
         #[test]
         fn bytes_without_ambiguous_framing_pass_unchanged(
             input in proptest::collection::vec(any::<u8>(), 0..512),

@@ -46,6 +46,9 @@ async fn denied_requests_get_the_errors_of_design_section_3() {
         verify(&app, &[&read_auth, &method, uri]).assert_problem(403, Some(WWW_SCOPE_FULL), &method);
         verify(&app, &[&full_auth, &method, uri]).assert_status(204, &method);
     }
+    // The guarded API's own form bodies are its business: only the header carries the token.
+    let form = "Content-Type: application/x-www-form-urlencoded";
+    verify(&app, &[&full_auth, "X-Original-Method: POST", uri, form]).assert_status(204, "a form POST");
     let cases: Vec<(&str, Vec<&str>, u16, Option<&str>)> = vec![
         ("no token", vec![get, uri], 401, Some(WWW_NO_ERROR)),
         (
