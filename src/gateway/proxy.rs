@@ -13,7 +13,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderValue};
-use axum::http::{StatusCode, Uri, Version};
+use axum::http::{HeaderMap, StatusCode, Uri, Version};
 use axum::response::Response;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -73,23 +73,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Result<Re
 impl Proxy {
     async fn forward(&self, request: Request) -> Result<Response, ApiError> {
         let (mut parts, body) = request.into_parts();
-        let raw_path = parts.uri.path();
-        let path = normalise(raw_path).map_err(|e| ApiError::BadRequest(format!("Invalid path: {e}.")))?;
-        let raw_route = route::find(self.routes(), raw_path).map(|r| r.prefix.as_str());
-        let new_route = route::find(self.routes(), &path).map(|r| r.prefix.as_str());
-        if raw_route.is_some() && raw_route != new_route {
-            return Err(ApiError::BadRequest(
-                "The path leaves the prefix it starts with.".into(),
-            ));
-        }
-        if OWN.iter().any(|own| under_prefix(&path, own)) {
-            return Err(if path == raw_path {
-                ApiError::NotFound
-            } else {
-                ApiError::BadRequest("The path leads into Portcullis' own paths.".into())
-            });
-        }
-        let upstream = self.route_for(&path).ok_or(ApiError::NotFound)?;
+        let (upstream, path) = self.resolve(parts.uri.path())?;
         let route = &upstream.route;
         let query = parts.uri.query();
         let identity = authorise(&self.state, &parts.headers, query, &parts.method, route.access).await?;
@@ -105,46 +89,18 @@ impl Proxy {
                 .map_err(|e| ApiError::BadRequest(format!("Invalid request target: {e}.")))?,
         );
         let uri = Uri::from_parts(uri).map_err(|e| ApiError::Unexpected(e.into()))?;
-
-        let client_addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        let host = parts.headers.get(header::HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
         let upgrade = headers::requested_upgrade(&parts.headers);
         let client_upgrade = upgrade
             .as_ref()
             .and_then(|_| parts.extensions.remove::<hyper::upgrade::OnUpgrade>());
 
-        let mut out = std::mem::take(&mut parts.headers);
-        headers::strip_hop_by_hop(&mut out);
-        headers::strip_portcullis(&mut out);
-        if route.strip_authorization {
-            out.remove(header::AUTHORIZATION);
-        }
-        out.remove(header::HOST);
-        out.remove(header::FORWARDED);
-        if let Some(identity) = &identity {
-            headers::insert_identity(&mut out, identity);
-        }
-        set_forwarded(&mut out, client_addr, host);
-        if let Some(protocol) = &upgrade {
-            out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            out.insert(header::UPGRADE, protocol.clone());
-        }
-
         let mut outgoing = hyper::Request::new(body);
-        *outgoing.method_mut() = parts.method;
+        *outgoing.method_mut() = parts.method.clone();
         *outgoing.uri_mut() = uri;
         *outgoing.version_mut() = Version::HTTP_11;
-        *outgoing.headers_mut() = out;
+        *outgoing.headers_mut() = upstream_headers(&mut parts, route, identity.as_ref(), upgrade);
 
-        let mut response = match tokio::time::timeout(route.timeout, upstream.client.request(outgoing)).await {
+        let response = match tokio::time::timeout(route.timeout, upstream.client.request(outgoing)).await {
             Err(_) => return Err(ApiError::GatewayTimeout),
             Ok(Err(error)) if is_timeout(&error) => return Err(ApiError::GatewayTimeout),
             Ok(Err(error)) => {
@@ -154,42 +110,111 @@ impl Proxy {
             }
             Ok(Ok(response)) => response,
         };
-
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            let Some(client_upgrade) = client_upgrade else {
-                return Err(ApiError::BadGateway(anyhow::anyhow!(
-                    "the upstream switched protocols unasked"
-                )));
-            };
-            let upstream_upgrade = hyper::upgrade::on(&mut response);
-            tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
-            let protocol = response.headers().get(header::UPGRADE).cloned();
-            let (mut head, _) = response.into_parts();
-            headers::strip_hop_by_hop(&mut head.headers);
-            head.headers
-                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-            if let Some(protocol) = protocol {
-                head.headers.insert(header::UPGRADE, protocol);
-            }
-            return Ok(Response::from_parts(head, Body::empty()));
+            return switch_protocols(response, client_upgrade);
         }
         let (mut head, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut head.headers);
         Ok(Response::from_parts(head, Body::new(body)))
     }
 
+    /// The route of a raw request path, and the normal path to check and forward. The route
+    /// must be the same before and after normalisation, so `..` cannot leave a prefix.
+    fn resolve(&self, raw_path: &str) -> Result<(&Upstream, String), ApiError> {
+        let path = normalise(raw_path).map_err(|e| ApiError::BadRequest(format!("Invalid path: {e}.")))?;
+        let raw_route = route::find(self.routes(), raw_path).map(|r| r.prefix.as_str());
+        let new_route = route::find(self.routes(), &path).map(|r| r.prefix.as_str());
+        if raw_route.is_some() && raw_route != new_route {
+            return Err(ApiError::BadRequest(
+                "The path leaves the prefix it starts with.".into(),
+            ));
+        }
+        if OWN.iter().any(|own| under_prefix(&path, own)) {
+            // Portcullis' own routes did not match this path as sent; whatever it means once
+            // normalised, it is not the gateway's.
+            return Err(if path == raw_path {
+                ApiError::NotFound
+            } else {
+                ApiError::BadRequest("The path leads into Portcullis' own paths.".into())
+            });
+        }
+        let prefix = new_route.ok_or(ApiError::NotFound)?;
+        let upstream = self
+            .upstreams
+            .iter()
+            .find(|u| u.route.prefix == prefix)
+            .ok_or(ApiError::NotFound)?;
+        Ok((upstream, path))
+    }
+
     fn routes(&self) -> &[Route] {
         &self.state.settings.routes
     }
+}
 
-    fn route_for(&self, path: &str) -> Option<&Upstream> {
-        let prefix = &route::find(self.routes(), path)?.prefix;
-        self.upstreams.iter().find(|u| &u.route.prefix == prefix)
+/// The headers the upstream gets: the client's end-to-end headers, less its `X-Portcullis-*`,
+/// `Forwarded` and (by default) `Authorization`, plus the identity and forwarding headers.
+fn upstream_headers(
+    parts: &mut axum::http::request::Parts,
+    route: &Route,
+    identity: Option<&super::Identity>,
+    upgrade: Option<HeaderValue>,
+) -> HeaderMap {
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    let mut out = std::mem::take(&mut parts.headers);
+    headers::strip_hop_by_hop(&mut out);
+    headers::strip_portcullis(&mut out);
+    if route.strip_authorization {
+        out.remove(header::AUTHORIZATION);
     }
+    // hyper names the upstream in `Host`.
+    out.remove(header::HOST);
+    out.remove(header::FORWARDED);
+    if let Some(identity) = identity {
+        headers::insert_identity(&mut out, identity);
+    }
+    set_forwarded(&mut out, client, host);
+    if let Some(protocol) = upgrade {
+        out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        out.insert(header::UPGRADE, protocol);
+    }
+    out
+}
+
+/// Answers the client's upgrade with the upstream's `101` and tunnels the two connections.
+fn switch_protocols(
+    mut response: hyper::Response<hyper::body::Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Result<Response, ApiError> {
+    let Some(client_upgrade) = client_upgrade else {
+        return Err(ApiError::BadGateway(anyhow::anyhow!(
+            "the upstream switched protocols unasked"
+        )));
+    };
+    let upstream_upgrade = hyper::upgrade::on(&mut response);
+    tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+    let protocol = response.headers().get(header::UPGRADE).cloned();
+    let (mut head, _) = response.into_parts();
+    headers::strip_hop_by_hop(&mut head.headers);
+    head.headers
+        .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    if let Some(protocol) = protocol {
+        head.headers.insert(header::UPGRADE, protocol);
+    }
+    Ok(Response::from_parts(head, Body::empty()))
 }
 
 /// Replaces any client-sent `X-Forwarded-*` with what Portcullis saw itself.
-fn set_forwarded(headers: &mut axum::http::HeaderMap, client: Option<String>, host: Option<HeaderValue>) {
+fn set_forwarded(headers: &mut HeaderMap, client: Option<String>, host: Option<HeaderValue>) {
     const FOR: &str = "x-forwarded-for";
     const PROTO: &str = "x-forwarded-proto";
     const HOST: &str = "x-forwarded-host";
