@@ -415,7 +415,7 @@ GET /d HTTP/1.1\r\nHost: x\r\n\r\n";
     }
 
     #[test]
-    fn ambiguous_framing_is_rewritten_and_ends_the_stream() {
+    fn ambiguous_framing_is_rewritten_and_what_follows_is_dropped() {
         let cases: &[&[u8]] = &[
             b"POST /x HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n\r\n",
             b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\nGET /s HTTP/1.1\r\n\r\n",

@@ -177,10 +177,34 @@ async fn nginx_auth_request_guards_an_upstream() {
     let Some(nginx) = find_tool("nginx", "nginx_auth_request_guards_an_upstream") else {
         return;
     };
-    let app = TestApp::spawn();
+    let mut app = TestApp::spawn();
     let upstream = Upstream::start();
     let nginx = start_nginx(&nginx, app.addr, upstream.addr);
     guard_scenario(Front::Nginx, nginx.addr, &app, &upstream).await;
+    fails_closed_without_portcullis(&mut app, nginx.addr, &upstream, 503).await;
+}
+
+/// With Portcullis stopped, the front refuses everything (`expected`) and forwards nothing.
+async fn fails_closed_without_portcullis(
+    app: &mut TestApp,
+    front: std::net::SocketAddr,
+    upstream: &Upstream,
+    expected: u16,
+) {
+    let (_, full) = app.create_token("full").await;
+    app.stop();
+    upstream.clear();
+    let reply = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://{front}/app/items"))
+        .bearer_auth(&full)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), expected, "Portcullis is down");
+    upstream.assert_nothing("Portcullis is down");
 }
 
 #[tokio::test]
@@ -188,10 +212,11 @@ async fn caddy_forward_auth_guards_an_upstream() {
     let Some(caddy) = find_tool("caddy", "caddy_forward_auth_guards_an_upstream") else {
         return;
     };
-    let app = TestApp::spawn();
+    let mut app = TestApp::spawn();
     let upstream = Upstream::start();
     let caddy = start_caddy(&caddy, app.addr, upstream.addr);
     guard_scenario(Front::Caddy, caddy.addr, &app, &upstream).await;
+    fails_closed_without_portcullis(&mut app, caddy.addr, &upstream, 502).await;
 }
 
 #[test]
