@@ -163,25 +163,39 @@ impl<S> Guarded<S> {
                     let line = std::mem::take(&mut self.gathering);
                     self.state = next_chunk_state(chunk, &line);
                 }
-                State::Head => {
-                    self.gathering.extend_from_slice(input);
-                    input = &[];
-                    let head = std::mem::take(&mut self.gathering);
-                    let rest = self.judge_head(&head);
-                    match rest {
-                        // Incomplete: keep gathering (or step aside when too long).
-                        None if head.len() > MAX_HEAD => {
-                            self.ready.extend_from_slice(&head);
-                            self.state = State::Aside;
-                        }
-                        None => self.gathering = head,
-                        Some(used) => {
-                            // The rest of what was read belongs to the body or the next request.
-                            let rest = head[used..].to_vec();
-                            self.feed(&rest);
+                State::Head if self.gathering.is_empty() && has_head_end(input) => {
+                    // The usual case: a whole head at the start of what was read, judged in place.
+                    match self.judge_head(input) {
+                        Some(used) => input = &input[used..],
+                        None => {
+                            self.gathering.extend_from_slice(input);
                             return;
                         }
                     }
+                }
+                State::Head => {
+                    // A head in pieces. It is judged only once an empty line has arrived, so a
+                    // client sending it byte by byte costs one parse, not one per byte.
+                    let searched_from = self.gathering.len().saturating_sub(3);
+                    self.gathering.extend_from_slice(input);
+                    if !has_head_end(&self.gathering[searched_from..]) {
+                        if self.gathering.len() > MAX_HEAD {
+                            let head = std::mem::take(&mut self.gathering);
+                            self.ready.extend_from_slice(&head);
+                            self.state = State::Aside;
+                        }
+                        return;
+                    }
+                    let head = std::mem::take(&mut self.gathering);
+                    match self.judge_head(&head) {
+                        None => self.gathering = head,
+                        Some(used) => {
+                            // The rest belongs to the body or the next request; `gathering` is
+                            // empty now, so this goes at most one call deep.
+                            self.feed(&head[used..]);
+                        }
+                    }
+                    return;
                 }
             }
         }
@@ -266,6 +280,11 @@ impl<S> Guarded<S> {
             self.ready_from = 0;
         }
     }
+}
+
+/// Whether `bytes` hold the empty line that ends a head (`\n\n` or `\n\r\n`).
+fn has_head_end(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
 }
 
 /// The state after one chunk-size or trailer line.
