@@ -287,3 +287,31 @@ async fn a_bad_route_is_a_one_line_configuration_error() {
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn ambiguous_framing_is_refused_on_portcullis_own_routes_too() {
+    let app = TestApp::spawn();
+    let (_, full) = app.create_token("full").await;
+    for framing in [
+        "Transfer-Encoding: chunked\r\nContent-Length: 2",
+        "Content-Length: 2\r\nContent-Length: 2",
+    ] {
+        let request = format!(
+            "POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {full}\r\n\
+             Content-Type: application/json\r\n{framing}\r\n\r\n{{}}"
+        );
+        let (reply, closed) = raw_exchange(app.addr, request.as_bytes());
+        reply.assert_problem(400, None, framing);
+        assert_eq!(reply.header("connection"), Some("close"), "{framing}");
+        assert!(closed, "{framing}: the connection is closed");
+    }
+    // A keep-alive connection whose second request is ambiguous: the first is served.
+    let request = format!(
+        "GET /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {full}\r\n\r\n\
+         POST /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {full}\r\n\
+         Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    );
+    let (first, closed) = raw_exchange(app.addr, request.as_bytes());
+    first.assert_status(200, "the first request of the connection");
+    assert!(closed, "the connection is closed after the second");
+}
