@@ -2,6 +2,7 @@
 //! (`auth_request`) and Caddy (`forward_auth`) in front of an upstream, configured with the
 //! files that `docs/gateway.md` shows.
 
+use crate::gateway_scenario::*;
 use crate::gateway_support::*;
 use crate::helpers::*;
 

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::gateway_scenario::*;
 use crate::gateway_support::*;
 use crate::helpers::*;
 

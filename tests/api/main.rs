@@ -12,12 +12,15 @@
 //! - `cli` — DESIGN §5, including a revoke by the CLI seen by a running server.
 //! - `python_client` — the DESIGN §7 client example, run with `python3`.
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
+//! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
+//!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
 
 mod access_matrix;
 mod auth;
 mod cli;
 mod gateway_forward;
 mod gateway_proxy;
+mod gateway_scenario;
 mod gateway_support;
 mod helpers;
 mod lifecycle;
