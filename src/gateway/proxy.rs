@@ -100,16 +100,28 @@ impl Proxy {
         *outgoing.version_mut() = Version::HTTP_11;
         *outgoing.headers_mut() = upstream_headers(&mut parts, route, identity.as_ref(), upgrade);
 
+        let started = std::time::Instant::now();
+        let metrics = self.state.verifier.metrics();
         let response = match tokio::time::timeout(route.timeout, upstream.client.request(outgoing)).await {
-            Err(_) => return Err(ApiError::GatewayTimeout),
-            Ok(Err(error)) if is_timeout(&error) => return Err(ApiError::GatewayTimeout),
-            Ok(Err(error)) => {
-                return Err(ApiError::BadGateway(
-                    anyhow::Error::new(error).context(format!("forwarding to {}", route.upstream)),
-                ));
-            }
             Ok(Ok(response)) => response,
+            failed => {
+                let error = match failed {
+                    Ok(Err(error)) if !is_timeout(&error) => ApiError::BadGateway(
+                        anyhow::Error::new(error).context(format!("forwarding to {}", route.upstream)),
+                    ),
+                    _ => ApiError::GatewayTimeout,
+                };
+                let status = if matches!(error, ApiError::GatewayTimeout) {
+                    504
+                } else {
+                    502
+                };
+                metrics.upstream(&route.prefix, status, started.elapsed());
+                return Err(error);
+            }
         };
+        // Time to the response head: the body streams afterwards at the client's pace.
+        metrics.upstream(&route.prefix, response.status().as_u16(), started.elapsed());
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             return switch_protocols(response, client_upgrade);
         }

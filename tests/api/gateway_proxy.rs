@@ -20,6 +20,16 @@ async fn the_reverse_proxy_guards_an_upstream() {
     let upstream = Upstream::start();
     let app = proxy_app(&upstream, "");
     guard_scenario(Front::Proxy, app.addr, &app, &upstream).await;
+    // Upstream status and latency are counted per route prefix, never per raw path.
+    let metrics = app.call("GET", "/metrics", None, None).await.body;
+    assert!(
+        metrics.contains("portcullis_upstream_responses_total{route=\"/app\",status=\"200\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_upstream_seconds_count{route=\"/app\"}"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
