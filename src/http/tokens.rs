@@ -297,7 +297,6 @@ async fn regenerate(
     Ok(with_secret(&state, format, StatusCode::OK, token, &secret))
 }
 
-/// Describes the presented credential.
 /// Describe the presented credential: an API token or a user session.
 #[utoipa::path(get, path = "/api/token", tag = "Tokens",
     description = "Any valid credential: a Read Access token suffices.",
