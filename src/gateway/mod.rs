@@ -29,6 +29,7 @@ use crate::auth::{Grant, Rejection};
 use crate::domain::Access;
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::extract::{insufficient_scope, verify_credential};
 
 pub use route::{Route, RouteAccess, RouteConfig};
 
@@ -63,18 +64,13 @@ pub async fn authorise(
     if mode == RouteAccess::Public {
         return Ok(None);
     }
-    refuse_query_token(query)?;
-    let token = header_credential(headers)?;
-    let grant = state
-        .verifier
-        .verify(token)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.into()))?
-        .map_err(ApiError::InvalidToken)?;
+    // Unlike the API, the gateway lets form bodies through: they belong to the guarded API.
+    let credential = refuse_query_token(query).and_then(|()| header_credential(headers));
+    let grant = verify_credential(state, credential).await?;
     let Grant::Token { id, name, access, .. } = grant else {
         return Err(ApiError::InvalidToken(Rejection::SessionNotAccepted));
     };
     mode.decide(access, method, has_method_override(headers, query))
-        .map_err(ApiError::InsufficientScope)?;
+        .map_err(|needed| insufficient_scope(state, needed))?;
     Ok(Some(Identity { id, name, access }))
 }

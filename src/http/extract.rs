@@ -58,12 +58,24 @@ pub async fn authenticate(
     Ok(next.run(Request::from_parts(parts, body)).await)
 }
 
-/// Reads, verifies and judges the credential of a request; counts what was refused before
-/// or after verification (the verifier counts its own outcomes).
+/// Reads, verifies and judges the credential of a request for one of Portcullis' own
+/// endpoints.
 async fn authorize(state: &AppState, parts: &Parts, endpoint: Endpoint) -> Result<Grant, ApiError> {
-    let metrics = state.verifier.metrics();
-    let token = auth::credential(&parts.headers, parts.uri.query()).map_err(|error| {
-        metrics.verification(match error {
+    let grant = verify_credential(state, auth::credential(&parts.headers, parts.uri.query())).await?;
+    auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(parts))
+        .map_err(|needed| insufficient_scope(state, needed))?;
+    Ok(grant)
+}
+
+/// Verifies a credential read from a request (or the reason none could be read), counting
+/// what is refused before verification (the verifier counts its own outcomes) and naming the
+/// token id in the request's log span. Shared by the API and the gateway.
+pub async fn verify_credential(
+    state: &AppState,
+    credential: Result<&str, auth::BearerError>,
+) -> Result<Grant, ApiError> {
+    let token = credential.map_err(|error| {
+        state.verifier.metrics().verification(match error {
             auth::BearerError::Missing => Outcome::Missing,
             auth::BearerError::InvalidRequest(_) => Outcome::InvalidRequest,
         });
@@ -78,11 +90,13 @@ async fn authorize(state: &AppState, parts: &Parts, endpoint: Endpoint) -> Resul
     if let Grant::Token { id, .. } = &grant {
         tracing::Span::current().record("token_id", id);
     }
-    auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(parts)).map_err(|needed| {
-        metrics.verification(Outcome::InsufficientScope);
-        ApiError::InsufficientScope(needed)
-    })?;
     Ok(grant)
+}
+
+/// The refusal of a valid credential that lacks what the request needs, counted.
+pub fn insufficient_scope(state: &AppState, needed: auth::Needed) -> ApiError {
+    state.verifier.metrics().verification(Outcome::InsufficientScope);
+    ApiError::InsufficientScope(needed)
 }
 
 /// The client's address, for the audit log.
