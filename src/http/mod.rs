@@ -4,9 +4,9 @@ pub mod error;
 pub mod extract;
 mod health;
 pub mod representation;
-mod sessions;
-mod tokens;
-mod users;
+pub(crate) mod sessions;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use std::sync::Arc;
 
