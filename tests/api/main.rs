@@ -12,6 +12,7 @@
 //! - `cli` — DESIGN §5, including a revoke by the CLI seen by a running server.
 //! - `python_client` — the DESIGN §7 client example, run with `python3`.
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
+//! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
 
 mod access_matrix;
 mod auth;
@@ -24,3 +25,6 @@ mod representation;
 mod sessions;
 mod tokens;
 mod users;
+mod web;
+mod web_driver;
+mod web_http;
