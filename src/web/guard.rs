@@ -85,7 +85,7 @@ fn same_origin(headers: &HeaderMap, public_url: Option<&str>) -> bool {
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     if let Some(origin) = text(header::ORIGIN) {
         let origin = origin.to_ascii_lowercase();
-        return allowed.iter().any(|a| *a == origin);
+        return allowed.contains(&origin);
     }
     match text(header::REFERER) {
         Some(referer) => allowed.iter().any(|a| {

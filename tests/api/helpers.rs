@@ -77,8 +77,35 @@ impl TestApp {
         Self::start(TempDir::new().expect("create a temporary data directory"))
     }
 
+    /// A server with an administrator, started with extra environment variables.
+    pub fn spawn_with_env(env: &[(&str, &str)]) -> TestApp {
+        let data_dir = TempDir::new().expect("create a temporary data directory");
+        let args = [
+            "user",
+            "create",
+            "--username",
+            ADMIN_USERNAME,
+            "--email",
+            "admin@example.com",
+            "--admin",
+        ];
+        let out = run_cli(
+            data_dir.path(),
+            &[&args[..], &["--password-stdin"]].concat(),
+            Some(ADMIN_PASSWORD),
+            &[],
+        );
+        assert!(out.status.success(), "creating the administrator: {}", describe(&out));
+        Self::start_with_env(data_dir, env)
+    }
+
     fn start(data_dir: TempDir) -> TestApp {
+        Self::start_with_env(data_dir, &[])
+    }
+
+    fn start_with_env(data_dir: TempDir, env: &[(&str, &str)]) -> TestApp {
         let mut child = Command::new(binary())
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(data_dir.path())
             .args(["--log", "trace", "serve", "--listen", "127.0.0.1:0"])

@@ -129,6 +129,40 @@ async fn post_from_page(browser: &Browser, path: &str, form: &[(&str, &str)]) ->
     }
 }
 
+/// A few tokens made with the command line, so the documentation's screenshots look lived-in.
+fn add_example_tokens(app: &TestApp) {
+    let examples: [&[&str]; 4] = [
+        &["--name", "Old CI runner", "--access", "full", "--expires", "never"],
+        &[
+            "--name",
+            "Grafana dashboard",
+            "--access",
+            "read",
+            "--expires",
+            "90d",
+            "--description",
+            "Read-only metrics panel",
+        ],
+        &[
+            "--name",
+            "Deploy bot",
+            "--access",
+            "full",
+            "--expires",
+            "30d",
+            "--description",
+            "Pushes product updates from CI",
+        ],
+        &["--name", "Partner feed", "--access", "read", "--expires", "never"],
+    ];
+    for args in examples {
+        let out = app.cli(&[&["token", "create"], args].concat());
+        assert!(out.status.success(), "{}", crate::helpers::describe(&out));
+    }
+    let out = app.cli(&["token", "revoke", "1"]);
+    assert!(out.status.success(), "{}", crate::helpers::describe(&out));
+}
+
 fn forbidden(heading: &str) -> bool {
     heading.starts_with("403")
 }
@@ -160,17 +194,28 @@ async fn the_first_admin_is_set_up_in_the_browser_and_a_read_token_works_until_r
         browser.click("main form button[type=submit]").await?;
         wait_for_url(&browser, "/admin/login").await?;
         let notice = browser.text(".notice").await?;
-        ensure!(notice.contains("administrator was created"), "setup should confirm: {notice:?}");
+        ensure!(
+            notice.contains("administrator was created"),
+            "setup should confirm: {notice:?}"
+        );
 
         // The link is dead once used.
         browser.goto(&link).await?;
         let refused = browser.text("h1").await?;
-        ensure!(refused.contains("not valid"), "a used setup link is refused, got {refused:?}");
+        ensure!(
+            refused.contains("not valid"),
+            "a used setup link is refused, got {refused:?}"
+        );
 
         // Sign in; the empty tokens page offers to create one.
         sign_in(&browser, &app, "ada", "correct-horse-battery").await?;
         let empty = browser.text(".empty").await?;
         ensure!(empty.contains("No API tokens yet"), "empty state: {empty:?}");
+
+        if std::env::var("PORTCULLIS_SCREENSHOTS").as_deref() == Ok("1") {
+            add_example_tokens(&app);
+            browser.goto(&app.url("/admin/tokens")).await?;
+        }
 
         // Create a Read Access token (preselected) that expires in 7 days.
         browser.click("#new-token").await?;
@@ -180,7 +225,9 @@ async fn the_first_admin_is_set_up_in_the_browser_and_a_read_token_works_until_r
             "Read Access is preselected"
         );
         browser.fill("#name", "Nightly export").await?;
-        browser.fill("#description", "Reads users for the data warehouse").await?;
+        browser
+            .fill("#description", "Reads users for the data warehouse")
+            .await?;
         browser.click("#expiry option[value='7d']").await?;
         browser.click("main form button[type=submit]").await?;
         let heading = browser.text("h1").await?;
@@ -191,7 +238,10 @@ async fn the_first_admin_is_set_up_in_the_browser_and_a_read_token_works_until_r
             "the page shows a pcl_ token: {token:?}"
         );
         let warning = browser.text(".notice.warning").await?;
-        ensure!(warning.contains("won't see it again"), "the once-only notice: {warning:?}");
+        ensure!(
+            warning.contains("won't see it again"),
+            "the once-only notice: {warning:?}"
+        );
         let curl = browser.text("#curl-snippet").await?;
         let python = browser.text("#python-snippet").await?;
         ensure!(
@@ -210,29 +260,50 @@ async fn the_first_admin_is_set_up_in_the_browser_and_a_read_token_works_until_r
         document(&browser, "token-created.png").await?;
 
         // The token reads but cannot write.
-        ensure!(api_status(&app, "GET", &token).await == 200, "GET /api/users with the new read token");
-        ensure!(api_status(&app, "POST", &token).await == 403, "POST /api/users with a read token");
+        ensure!(
+            api_status(&app, "GET", &token).await == 200,
+            "GET /api/users with the new read token"
+        );
+        ensure!(
+            api_status(&app, "POST", &token).await == 403,
+            "POST /api/users with a read token"
+        );
 
         // The list shows it as an active Read Access token created by ada.
         browser.click("#done").await?;
         wait_for_url(&browser, "/admin/tokens").await?;
         let row = browser.text("#tokens tbody tr").await?;
-        for expected in ["Nightly export", "Read Access", "ada", "active", &token[token.len() - 4..]] {
+        for expected in [
+            "Nightly export",
+            "Read Access",
+            "ada",
+            "active",
+            &token[token.len() - 4..],
+        ] {
             ensure!(row.contains(expected), "the token's row shows {expected:?}: {row:?}");
         }
-        ensure!(!browser.source().await?.contains(&token), "the list never shows the secret");
+        ensure!(
+            !browser.source().await?.contains(&token),
+            "the list never shows the secret"
+        );
         document(&browser, "tokens.png").await?;
 
         // Revoke it, after a confirmation that names it.
         browser.click("#tokens tbody tr a.danger").await?;
         wait_for_url(&browser, "/revoke").await?;
         let confirm = browser.text("h1").await?;
-        ensure!(confirm.contains("Nightly export"), "the confirmation names the token: {confirm:?}");
+        ensure!(
+            confirm.contains("Nightly export"),
+            "the confirmation names the token: {confirm:?}"
+        );
         browser.click("#confirm").await?;
         wait_for_url(&browser, "done=revoked").await?;
         let row = browser.text("#tokens tbody tr").await?;
         ensure!(row.contains("revoked"), "the row shows the revocation: {row:?}");
-        ensure!(api_status(&app, "GET", &token).await == 401, "the revoked token is refused at once");
+        ensure!(
+            api_status(&app, "GET", &token).await == 401,
+            "the revoked token is refused at once"
+        );
 
         // Sign out ends the session.
         browser.click(".me button").await?;
@@ -258,7 +329,12 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused_and_the_c
 
         // A real form without the token, submitted by the browser, is refused; the same
         // form with the token goes through (the control).
-        let form = [("csrf", csrf.as_str()), ("name", "with token"), ("access", "read"), ("expiry", "never")];
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("name", "with token"),
+            ("access", "read"),
+            ("expiry", "never"),
+        ];
         let without = post_from_page(&browser, "/admin/tokens", &form[1..]).await?;
         ensure!(forbidden(&without), "a CSRF-less form post is refused: {without:?}");
         let page = browser.text("main").await?;
@@ -268,7 +344,10 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused_and_the_c
         let heading = post_from_page(&browser, "/admin/tokens", &wrong).await?;
         ensure!(forbidden(&heading), "a wrong CSRF token is refused: {heading:?}");
         let with = post_from_page(&browser, "/admin/tokens", &form).await?;
-        ensure!(with == "Token created", "a form with the CSRF token creates the token: {with:?}");
+        ensure!(
+            with == "Token created",
+            "a form with the CSRF token creates the token: {with:?}"
+        );
 
         // Another origin, or none at all, is refused even with the right token and cookie.
         let cookie = browser
@@ -295,9 +374,17 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused_and_the_c
             request.send()
         };
         let evil = post(Some("http://evil.example")).await.map_err(|e| e.to_string())?;
-        ensure!(evil.status() == 403, "a cross-origin POST is refused: {}", evil.status());
+        ensure!(
+            evil.status() == 403,
+            "a cross-origin POST is refused: {}",
+            evil.status()
+        );
         let none = post(None).await.map_err(|e| e.to_string())?;
-        ensure!(none.status() == 403, "a POST without Origin or Referer is refused: {}", none.status());
+        ensure!(
+            none.status() == 403,
+            "a POST without Origin or Referer is refused: {}",
+            none.status()
+        );
 
         // The cookie alone never authenticates the API.
         for path in ["/api/users", "/api/tokens", "/api/token"] {
@@ -307,7 +394,11 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused_and_the_c
                 .send()
                 .await
                 .map_err(|e| e.to_string())?;
-            ensure!(reply.status() == 401, "GET {path} with only the cookie: {}", reply.status());
+            ensure!(
+                reply.status() == 401,
+                "GET {path} with only the cookie: {}",
+                reply.status()
+            );
         }
 
         let session = app.admin_session().await;
@@ -318,7 +409,10 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused_and_the_c
             .iter()
             .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
             .collect();
-        ensure!(names == ["with token"], "only the legitimate form created a token: {names:?}");
+        ensure!(
+            names == ["with token"],
+            "only the legitimate form created a token: {names:?}"
+        );
         Ok(())
     };
     scenario(&browser, &app, "csrf_and_origin", steps).await;
@@ -335,20 +429,31 @@ async fn a_non_admin_sees_tokens_but_no_controls_and_forged_changes_get_403() {
     let steps = async {
         sign_in(&browser, &app, "reader", "reader-password-1").await?;
         let row = browser.text("#tokens tbody tr").await?;
-        ensure!(row.contains("Full Access"), "a non-admin sees the tokens' metadata: {row:?}");
+        ensure!(
+            row.contains("Full Access"),
+            "a non-admin sees the tokens' metadata: {row:?}"
+        );
         ensure!(browser.find_all("#new-token").await?.is_empty(), "no New token button");
         ensure!(
             browser.find_all("#tokens a.danger, .row-actions").await?.is_empty(),
             "no revoke or edit controls"
         );
         let csrf = browser.value("input[name=csrf]").await?;
-        let create = [("csrf", csrf.as_str()), ("name", "mine"), ("access", "full"), ("expiry", "never")];
+        let create = [
+            ("csrf", csrf.as_str()),
+            ("name", "mine"),
+            ("access", "full"),
+            ("expiry", "never"),
+        ];
         let heading = post_from_page(&browser, "/admin/tokens", &create).await?;
         ensure!(forbidden(&heading), "a forged create by a non-admin: {heading:?}");
         let revoke = post_from_page(&browser, &format!("/admin/tokens/{id}/revoke"), &[("csrf", &csrf)]).await?;
         ensure!(forbidden(&revoke), "a forged revoke by a non-admin: {revoke:?}");
         let promote = post_from_page(&browser, "/admin/users/2/admin", &[("csrf", &csrf), ("admin", "true")]).await?;
-        ensure!(forbidden(&promote), "a non-admin cannot make themselves admin: {promote:?}");
+        ensure!(
+            forbidden(&promote),
+            "a non-admin cannot make themselves admin: {promote:?}"
+        );
         browser.goto(&app.url("/admin/tokens/new")).await?;
         let page = browser.text("main").await?;
         ensure!(page.contains("403"), "the New token form is refused: {page:?}");
@@ -377,7 +482,10 @@ async fn the_pages_work_at_phone_width() {
                 json!([]),
             )
             .await?;
-        ensure!(wide[0].as_u64().is_some_and(|w| w <= 400), "no page-wide horizontal scroll: {wide}");
+        ensure!(
+            wide[0].as_u64().is_some_and(|w| w <= 400),
+            "no page-wide horizontal scroll: {wide}"
+        );
         browser.click(".dropdown summary").await?;
         browser.click(".dropdown a[href='/admin/users']").await?;
         wait_for_url(&browser, "/admin/users").await?;

@@ -21,7 +21,9 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub fn missing_browser() -> Option<String> {
     for tool in [CHROMIUM, CHROMEDRIVER] {
         if !Path::new(tool).exists() {
-            return Some(format!("{tool} is not installed (apt-get install chromium chromium-driver)"));
+            return Some(format!(
+                "{tool} is not installed (apt-get install chromium chromium-driver)"
+            ));
         }
     }
     None
@@ -130,7 +132,8 @@ impl Browser {
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
-        self.raw(method, &format!("/session/{}{path}", self.session), body).await
+        self.raw(method, &format!("/session/{}{path}", self.session), body)
+            .await
     }
 
     /// Opens `url` and waits for it to load.
@@ -140,22 +143,40 @@ impl Browser {
 
     /// The address of the current page.
     pub async fn url(&self) -> Result<String, String> {
-        Ok(self.call("GET", "/url", None).await?.as_str().unwrap_or_default().to_owned())
+        Ok(self
+            .call("GET", "/url", None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// The HTML of the current page.
     pub async fn source(&self) -> Result<String, String> {
-        Ok(self.call("GET", "/source", None).await?.as_str().unwrap_or_default().to_owned())
+        Ok(self
+            .call("GET", "/source", None)
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// The elements matching a CSS selector (possibly none).
     pub async fn find_all(&self, css: &str) -> Result<Vec<String>, String> {
         let found = self
-            .call("POST", "/elements", Some(json!({ "using": "css selector", "value": css })))
+            .call(
+                "POST",
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
             .await?;
         Ok(found
             .as_array()
-            .map(|a| a.iter().filter_map(|e| e[ELEMENT].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -226,20 +247,33 @@ impl Browser {
 
     /// Runs a script in the page (WebDriver scripts are not subject to the page's CSP).
     pub async fn execute(&self, script: &str, args: Value) -> Result<Value, String> {
-        self.call("POST", "/execute/async", Some(json!({ "script": script, "args": args })))
-            .await
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
     }
 
     /// The browser's cookies for the current page.
     pub async fn cookies(&self) -> Result<Vec<Value>, String> {
-        Ok(self.call("GET", "/cookie", None).await?.as_array().cloned().unwrap_or_default())
+        Ok(self
+            .call("GET", "/cookie", None)
+            .await?
+            .as_array()
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Resizes the window.
     pub async fn resize(&self, width: u32, height: u32) -> Result<(), String> {
-        self.call("POST", "/window/rect", Some(json!({ "width": width, "height": height })))
-            .await
-            .map(drop)
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await
+        .map(drop)
     }
 
     /// Saves a PNG of the viewport to `path`.
