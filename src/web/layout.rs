@@ -95,14 +95,26 @@ pub fn notice(kind: &str, text: &str) -> Markup {
 
 /// A timestamp as `2026-11-29 14:03 UTC`, with the exact time on hover.
 pub fn time(at: Option<UnixTime>, none: &str) -> Markup {
+    format_time(at, none, false)
+}
+
+/// A timestamp as its date only, with the exact time on hover (for narrow table columns).
+pub fn date(at: Option<UnixTime>, none: &str) -> Markup {
+    format_time(at, none, true)
+}
+
+fn format_time(at: Option<UnixTime>, none: &str, date_only: bool) -> Markup {
     match at.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok()) {
         Some(t) => {
             let exact = crate::clock::rfc3339(t.unix_timestamp());
-            let short = t
-                .format(time::macros::format_description!(
+            let short = if date_only {
+                t.format(time::macros::format_description!("[year]-[month]-[day]"))
+            } else {
+                t.format(time::macros::format_description!(
                     "[year]-[month]-[day] [hour]:[minute]"
                 ))
-                .unwrap_or_else(|_| exact.clone());
+            }
+            .unwrap_or_else(|_| exact.clone());
             html! { time datetime=(exact) title=(exact) { (short) } }
         }
         None => html! { span.muted { (none) } },

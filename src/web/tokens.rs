@@ -279,9 +279,9 @@ async fn list(State(web): State<Web>, user: SignedIn, Query(query): Query<ListQu
                                 }
                                 td { (access_badge(token.access)) }
                                 td { code.hint { (token.hint) } }
-                                td { (layout::time(Some(token.created_at), "")) }
-                                td { @match &token.created_by { Some(by) => (by.username), None => span.muted { "command line" } } }
-                                td { (layout::time(token.expires_at, "never")) }
+                                td { (layout::date(Some(token.created_at), "")) }
+                                td { @match &token.created_by { Some(by) => (by.username), None => span.muted title="the command line" { "CLI" } } }
+                                td { (layout::date(token.expires_at, "never")) }
                                 td { (layout::time(last_used(&web, token), "never")) }
                                 td { (status_badge(status)) }
                                 @if user.admin {
@@ -528,7 +528,13 @@ struct EditToken {
     description: String,
 }
 
-fn show_page(web: &Web, user: &SignedIn, token: &TokenRecord, form: Option<(&EditToken, &str)>) -> Response {
+fn show_page(
+    web: &Web,
+    user: &SignedIn,
+    token: &TokenRecord,
+    form: Option<(&EditToken, &str)>,
+    notice: Option<Markup>,
+) -> Response {
     let status = token.status(web.app.clock.now());
     let (name, description) = form.map_or((token.name.as_str(), token.description.as_str()), |(f, _)| {
         (f.name.as_str(), f.description.as_str())
@@ -548,6 +554,7 @@ fn show_page(web: &Web, user: &SignedIn, token: &TokenRecord, form: Option<(&Edi
                 }
             }
         }
+        @if let Some(notice) = notice { (notice) }
         div.columns {
             section.card { h2 { "Details" } (details(web, token)) }
             @if user.admin {
@@ -569,9 +576,21 @@ fn show_page(web: &Web, user: &SignedIn, token: &TokenRecord, form: Option<(&Edi
     layout::page(&token.name, user, Section::Tokens, body)
 }
 
-async fn show(State(web): State<Web>, user: SignedIn, Path(id): Path<String>) -> Result<Response, WebError> {
+#[derive(Deserialize, Default)]
+struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+async fn show(
+    State(web): State<Web>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, WebError> {
     let token = web.app.store.token(parse_id(&id)?).await?;
-    Ok(show_page(&web, &user, &token, None))
+    let notice = done_notice(&done.done);
+    Ok(show_page(&web, &user, &token, None, notice))
 }
 
 async fn edit(
@@ -588,7 +607,13 @@ async fn edit(
     let (name, description) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
-            let mut response = show_page(&web, &user, &token, Some((&form, &capitalised(&error.to_string()))));
+            let mut response = show_page(
+                &web,
+                &user,
+                &token,
+                Some((&form, &capitalised(&error.to_string()))),
+                None,
+            );
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(response);
         }

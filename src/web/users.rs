@@ -231,7 +231,7 @@ async fn show(
             section.card {
                 h2 { "Details" }
                 dl.meta {
-                    dt { "Name" } dd { (full_name(&target)) }
+                    dt { "Name" } dd { @if full_name(&target).is_empty() { span.muted { "—" } } @else { (full_name(&target)) } }
                     dt { "Email" } dd { (target.email) }
                     dt { "Created" } dd { (layout::time(Some(target.date_created), "")) }
                     dt { "Changed" } dd { (layout::time(Some(target.date_modified), "")) }

@@ -499,3 +499,48 @@ async fn the_pages_work_at_phone_width() {
     };
     scenario(&browser, &app, "phone_width", steps).await;
 }
+
+/// Not a check: screenshots of every page at desktop and phone width into
+/// `target/screenshots/gallery/`, to look at after changing the pages
+/// (`cargo test --test api gallery -- --ignored`).
+#[tokio::test]
+#[ignore]
+async fn gallery() {
+    let Some(browser) = browser_for("the gallery").await else {
+        return;
+    };
+    let app = TestApp::spawn();
+    add_example_tokens(&app);
+    app.create_user_cli("reader", "reader-password-1", false);
+    let steps = async {
+        let dir = manifest_path("target/screenshots/gallery");
+        browser.goto(&app.url("/admin/login")).await?;
+        browser.screenshot(&dir.join("login.png")).await?;
+        sign_in(&browser, &app, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+        let pages = [
+            ("tokens", "/admin/tokens"),
+            ("tokens-filtered", "/admin/tokens?q=zzz"),
+            ("token-new", "/admin/tokens/new"),
+            ("token-detail", "/admin/tokens/3"),
+            ("token-revoke", "/admin/tokens/3/revoke"),
+            ("users", "/admin/users"),
+            ("user-detail", "/admin/users/2"),
+            ("user-new", "/admin/users/new"),
+            ("audit", "/admin/audit"),
+            ("not-found", "/admin/tokens/999"),
+        ];
+        for (width, suffix) in [(1280, ""), (390, "-phone")] {
+            browser.resize(width, 900).await?;
+            for (name, path) in pages {
+                browser.goto(&app.url(path)).await?;
+                browser.screenshot(&dir.join(format!("{name}{suffix}.png"))).await?;
+            }
+        }
+        browser.resize(1280, 900).await?;
+        browser.goto(&app.url("/admin/tokens")).await?;
+        browser.click(".dropdown summary").await?;
+        browser.screenshot(&dir.join("menu-open.png")).await?;
+        Ok(())
+    };
+    scenario(&browser, &app, "gallery", steps).await;
+}

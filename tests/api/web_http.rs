@@ -382,3 +382,153 @@ async fn the_audit_log_shows_events_newest_first_filtered_by_kind() {
         "filtered by kind"
     );
 }
+
+#[tokio::test]
+async fn tokens_are_edited_and_regenerated_through_the_forms_with_the_api_rules() {
+    let app = TestApp::spawn();
+    let (id, old_secret) = app.create_token("read").await;
+    let (cookie, _) = sign_in(&app, ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let token = csrf(&app, &cookie).await;
+
+    let edit = post_form(
+        &app,
+        &format!("/admin/tokens/{id}"),
+        Some(&cookie),
+        &format!("csrf={token}&name=Renamed+export&description=Now+documented"),
+    )
+    .await;
+    assert_eq!(edit.status(), 303, "saving the edit form redirects");
+    let blank = post_form(
+        &app,
+        &format!("/admin/tokens/{id}"),
+        Some(&cookie),
+        &format!("csrf={token}&name=+&description="),
+    )
+    .await;
+    assert_eq!(blank.status(), 422, "a blank name is refused");
+    let session = app.admin_session().await;
+    let shown = app.get(&format!("/api/tokens/{id}"), &session).await.json();
+    assert_eq!(shown["name"], "Renamed export");
+    assert_eq!(shown["description"], "Now documented");
+
+    let regenerated = post_form(
+        &app,
+        &format!("/admin/tokens/{id}/regenerate"),
+        Some(&cookie),
+        &format!("csrf={token}"),
+    )
+    .await;
+    assert_eq!(regenerated.status(), 200);
+    assert_eq!(regenerated.headers()["cache-control"], "no-store");
+    let page = regenerated.text().await.unwrap();
+    let start = page.find("id=\"token-secret\"").expect("the new secret is shown");
+    let value_at = page[start..].find("value=\"").unwrap() + start + 7;
+    let new_secret = &page[value_at..value_at + 53];
+    assert!(new_secret.starts_with("pcl_"), "{new_secret}");
+    assert_eq!(
+        app.get("/api/users", &old_secret).await.status,
+        401,
+        "the old secret stops working"
+    );
+    assert_eq!(
+        app.get("/api/users", new_secret).await.status,
+        200,
+        "the new secret works"
+    );
+
+    let page = get_page(
+        &app,
+        "/admin/tokens?status=active&access=read&q=renamed&sort=name&dir=asc",
+        Some(&cookie),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(page.contains("Renamed export"), "filters find the token");
+    assert!(!page.contains(new_secret), "the list never shows a secret");
+    let none = get_page(&app, "/admin/tokens?status=revoked", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("No token matches"), "an empty filter result says so");
+}
+
+#[tokio::test]
+async fn users_are_deactivated_and_their_password_reset_by_an_admin() {
+    let app = TestApp::spawn();
+    let id = app.create_user_cli("reader", "reader-password-1", false);
+    let (cookie, _) = sign_in(&app, ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let token = csrf(&app, &cookie).await;
+    let (reader, _) = sign_in(&app, "reader", "reader-password-1").await;
+
+    let reset = post_form(
+        &app,
+        &format!("/admin/users/{id}/password"),
+        Some(&cookie),
+        &format!("csrf={token}&password=brand-new-secret"),
+    )
+    .await;
+    assert_eq!(reset.status(), 303);
+    assert_eq!(
+        get_page(&app, "/admin/tokens", Some(&reader)).await.status(),
+        303,
+        "a reset ends the user's sessions"
+    );
+    assert_eq!(
+        app.sign_in("reader", "reader-password-1").await.status,
+        401,
+        "the old password is gone"
+    );
+    assert_eq!(
+        app.sign_in("reader", "brand-new-secret").await.status,
+        201,
+        "the new password works"
+    );
+    let short = post_form(
+        &app,
+        &format!("/admin/users/{id}/password"),
+        Some(&cookie),
+        &format!("csrf={token}&password=short"),
+    )
+    .await;
+    assert_eq!(short.status(), 422, "a short password is refused");
+
+    let off = post_form(
+        &app,
+        &format!("/admin/users/{id}/active"),
+        Some(&cookie),
+        &format!("csrf={token}&active=false"),
+    )
+    .await;
+    assert_eq!(off.status(), 303);
+    assert_eq!(
+        app.sign_in("reader", "brand-new-secret").await.status,
+        401,
+        "a deactivated user cannot sign in"
+    );
+    let on = post_form(
+        &app,
+        &format!("/admin/users/{id}/active"),
+        Some(&cookie),
+        &format!("csrf={token}&active=true"),
+    )
+    .await;
+    assert_eq!(on.status(), 303);
+    assert_eq!(
+        app.sign_in("reader", "brand-new-secret").await.status,
+        201,
+        "reactivated"
+    );
+
+    let page = get_page(&app, "/admin/users", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("reader@example.com") && page.contains("id=\"new-user\""),
+        "the list and its create button"
+    );
+}
