@@ -256,7 +256,7 @@ async fn list(State(web): State<Web>, user: SignedIn, Query(query): Query<ListQu
             }
         } @else {
             div.table-wrap {
-                table.data #tokens {
+                table.data.cards #tokens {
                     caption.visually-hidden { "API tokens, " (tokens.len()) " of " (total) }
                     thead { tr {
                         (header_cell("name", "Name"))
@@ -277,13 +277,13 @@ async fn list(State(web): State<Web>, user: SignedIn, Query(query): Query<ListQu
                                     a href={ "/admin/tokens/" (token.id) } { (token.name) }
                                     @if !token.description.is_empty() { div.desc { (token.description) } }
                                 }
-                                td { (access_badge(token.access)) }
-                                td { code.hint { (token.hint) } }
-                                td { (layout::date(Some(token.created_at), "")) }
-                                td { @match &token.created_by { Some(by) => (by.username), None => span.muted title="the command line" { "CLI" } } }
-                                td { (layout::date(token.expires_at, "never")) }
-                                td { (layout::time(last_used(&web, token), "never")) }
-                                td { (status_badge(status)) }
+                                td data-label="Access" { (access_badge(token.access)) }
+                                td data-label="Hint" { code.hint { (token.hint) } }
+                                td data-label="Created" { (layout::date(Some(token.created_at), "")) }
+                                td data-label="Created by" { @match &token.created_by { Some(by) => (by.username), None => span.muted title="the command line" { "CLI" } } }
+                                td data-label="Expires" { (layout::date(token.expires_at, "never")) }
+                                td data-label="Last used" { (layout::time(last_used(&web, token), "never")) }
+                                td data-label="Status" { (status_badge(status)) }
                                 @if user.admin {
                                     td.row-actions {
                                         a href={ "/admin/tokens/" (token.id) } aria-label={ "Edit " (token.name) } { "Edit" }

@@ -470,6 +470,9 @@ async fn the_pages_work_at_phone_width() {
     };
     let app = TestApp::spawn();
     app.create_token("read").await;
+    if std::env::var("PORTCULLIS_SCREENSHOTS").as_deref() == Ok("1") {
+        add_example_tokens(&app);
+    }
     let steps = async {
         browser.resize(390, 844).await?;
         sign_in(&browser, &app, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
