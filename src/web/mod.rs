@@ -94,6 +94,10 @@ pub fn router(app: AppState, web: WebState) -> Router {
         .merge(tokens::router())
         .merge(users::router())
         .merge(audit::router())
+        .route(
+            "/admin/{*rest}",
+            get(|| async { error::WebError::Api(crate::http::error::ApiError::NotFound) }),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), guard::check_post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn(guard::security_headers))

@@ -69,13 +69,16 @@ async fn document(browser: &Browser, file: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Waits until the current page's address contains `part`.
+/// Waits until the current page's address contains `part` and the page has loaded.
 async fn wait_for_url(browser: &Browser, part: &str) -> Result<String, String> {
     let started = Instant::now();
     loop {
         let url = browser.url().await?;
         if url.contains(part) {
-            return Ok(url);
+            let state = browser.execute("arguments[0](document.readyState)", json!([])).await?;
+            if state == "complete" {
+                return Ok(url);
+            }
         }
         if started.elapsed() > Duration::from_secs(5) {
             return Err(format!("expected to reach a page at …{part}…, still at {url}"));
@@ -230,6 +233,7 @@ async fn the_first_admin_is_set_up_in_the_browser_and_a_read_token_works_until_r
             .await?;
         browser.click("#expiry option[value='7d']").await?;
         browser.click("main form button[type=submit]").await?;
+        browser.find("#token-created").await?;
         let heading = browser.text("h1").await?;
         ensure!(heading == "Token created", "after creation: {heading:?}");
         let token = browser.value("#token-secret").await?;

@@ -195,40 +195,48 @@ impl Browser {
         }
     }
 
+    /// Finds the element matching `css` and sends it one command. When the page changes
+    /// between the two (a "stale element"), finds it again, for up to 5 s.
+    async fn on_element(&self, css: &str, method: &str, command: &str, body: Option<Value>) -> Result<Value, String> {
+        let started = Instant::now();
+        loop {
+            let id = self.find(css).await?;
+            match self
+                .call(method, &format!("/element/{id}/{command}"), body.clone())
+                .await
+            {
+                Err(e) if e.contains("stale element") && started.elapsed() < Duration::from_secs(5) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(format!("`{css}` {command}: {e}")),
+                Ok(value) => return Ok(value),
+            }
+        }
+    }
+
     /// Clicks the element matching `css`.
     pub async fn click(&self, css: &str) -> Result<(), String> {
-        let id = self.find(css).await?;
-        self.call("POST", &format!("/element/{id}/click"), None)
-            .await
-            .map(drop)
-            .map_err(|e| format!("clicking `{css}`: {e}"))
+        self.on_element(css, "POST", "click", None).await.map(drop)
     }
 
     /// Replaces the text of the input matching `css`.
     pub async fn fill(&self, css: &str, text: &str) -> Result<(), String> {
-        let id = self.find(css).await?;
-        self.call("POST", &format!("/element/{id}/clear"), None).await?;
-        self.call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })))
+        self.on_element(css, "POST", "clear", None).await?;
+        self.on_element(css, "POST", "value", Some(json!({ "text": text })))
             .await
             .map(drop)
     }
 
     /// The visible text of the element matching `css`.
     pub async fn text(&self, css: &str) -> Result<String, String> {
-        let id = self.find(css).await?;
-        Ok(self
-            .call("GET", &format!("/element/{id}/text"), None)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        let text = self.on_element(css, "GET", "text", None).await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
     }
 
     /// Whether the checkbox, radio button or option matching `css` is selected.
     pub async fn selected(&self, css: &str) -> Result<bool, String> {
-        let id = self.find(css).await?;
         Ok(self
-            .call("GET", &format!("/element/{id}/selected"), None)
+            .on_element(css, "GET", "selected", None)
             .await?
             .as_bool()
             .unwrap_or(false))
@@ -236,13 +244,8 @@ impl Browser {
 
     /// The `value` property of the input matching `css`.
     pub async fn value(&self, css: &str) -> Result<String, String> {
-        let id = self.find(css).await?;
-        Ok(self
-            .call("GET", &format!("/element/{id}/property/value"), None)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        let value = self.on_element(css, "GET", "property/value", None).await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
     /// Runs a script in the page (WebDriver scripts are not subject to the page's CSP).
