@@ -24,6 +24,12 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// A `tracing` filter such as `info` or `portcullis=debug`.
     pub log: String,
+    /// `text` (human-readable) or `json` (one JSON object per line).
+    pub log_format: LogFormat,
+    /// Whether `/metrics` needs a valid API token (any access level).
+    pub metrics_require_token: bool,
+    /// Certificate and key for HTTPS; plain HTTP when absent.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// Prefix of new API tokens.
     pub token_prefix: Prefix,
     /// How often gathered last-used times are written.
@@ -40,6 +46,17 @@ pub struct Settings {
     pub change_poll_interval: Duration,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal unless `NO_COLOR` is set).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// Values given on the command line (or through their environment variables), which win.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -47,6 +64,9 @@ pub struct Overrides {
     pub database: Option<String>,
     pub listen: Option<SocketAddr>,
     pub log: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,12 +77,30 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     public_url: Option<String>,
     log: Option<String>,
+    log_format: Option<LogFormat>,
     #[serde(default)]
     tokens: TokensSection,
     #[serde(default)]
     sessions: SessionsSection,
     #[serde(default)]
     cache: CacheSection,
+    #[serde(default)]
+    metrics: MetricsSection,
+    #[serde(default)]
+    tls: TlsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsSection {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    require_token: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +159,7 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
     ("PORTCULLIS_CACHE_CAPACITY", "cache", "capacity"),
     ("PORTCULLIS_CACHE_TTL", "cache", "ttl"),
     ("PORTCULLIS_CACHE_CHANGE_POLL_INTERVAL", "cache", "change_poll_interval"),
+    ("PORTCULLIS_METRICS_REQUIRE_TOKEN", "metrics", "require_token"),
 ];
 
 impl Settings {
@@ -137,8 +176,11 @@ impl Settings {
         };
         for (var, section, key) in SECTION_ENV {
             if let Ok(value) = std::env::var(var) {
-                let value = match value.parse::<i64>() {
-                    Ok(n) if *key == "capacity" => toml::Value::Integer(n),
+                // Environment values are text; typed keys are converted, and a wrong value then
+                // fails deserialisation with a message naming what was expected.
+                let value = match (*key, value.parse::<i64>(), value.parse::<bool>()) {
+                    ("capacity", Ok(n), _) => toml::Value::Integer(n),
+                    ("require_token", _, Ok(b)) => toml::Value::Boolean(b),
                     _ => toml::Value::String(value),
                 };
                 let target = if section.is_empty() {
@@ -198,6 +240,16 @@ impl Settings {
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             public_url: config.public_url.map(|u| u.trim_end_matches('/').to_owned()),
             log: overrides.log.or(config.log).unwrap_or_else(|| "info".to_owned()),
+            log_format: overrides.log_format.or(config.log_format).unwrap_or_default(),
+            metrics_require_token: config.metrics.require_token.unwrap_or(false),
+            tls: match (
+                overrides.tls_cert.or(config.tls.cert),
+                overrides.tls_key.or(config.tls.key),
+            ) {
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => bail!("tls: give both a certificate (tls.cert, --tls-cert) and a key (tls.key, --tls-key)"),
+            },
             token_prefix,
             last_used_flush_interval: positive(
                 "tokens.last_used_flush_interval",

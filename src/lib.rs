@@ -1,4 +1,20 @@
 //! Portcullis: a self-hosted API token service and authenticating gateway.
+//!
+//! It issues bearer tokens of two kinds, Full Access and Read Access, verifies them on every
+//! request and protects its own REST API. The contract is `DESIGN.md` in the shared folder.
+//!
+//! # Layout
+//!
+//! - [`token`]: the token format: generation, checksum, digest, hint. Pure, no I/O.
+//! - [`auth`]: reading the `Authorization` header ([`auth::bearer`]), verifying a token
+//!   (checksum → cache → store, [`auth::verifier`]) and the access decision, a pure function
+//!   of credential, method and endpoint ([`auth::access`]).
+//! - [`store`]: one [`store::Store`] trait and its backends (SQLite embedded by default).
+//! - [`http`]: the axum router, the single error → response mapping, the API handlers.
+//! - [`issue`]: issuing secrets (tokens, sessions), shared by the API and the CLI.
+//! - [`domain`]: validated values (`Username`, `Email`, `Access`, …). [`password`]: argon2id.
+//! - [`cli`], [`config`], [`server`], [`telemetry`]: the thin outer layer.
+//! - [`clock`]: time as a parameter, so expiry is tested without sleeping.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -8,9 +24,11 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod issue;
+pub mod metrics;
 pub mod password;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod token;
 pub mod web;

@@ -28,14 +28,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.cache_capacity,
         settings.cache_ttl.as_secs().max(1) as i64,
     ));
+    let tls = match settings.tls.clone() {
+        Some(files) => Some((crate::tls::load(&files)?, files)),
+        None => None,
+    };
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if settings.tls.is_some() { "https" } else { "http" };
     let public_url = settings
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{address}"));
+        .unwrap_or_else(|| format!("{scheme}://{address}"));
     let setup_code = announce(&public_url, store.as_ref()).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -58,14 +63,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings: Arc::new(settings),
     };
     let web = crate::web::WebState::new(&state, setup_code);
-    let app = http::router(state.clone())
-        .merge(crate::web::router(state, web))
-        .into_make_service_with_connect_info::<SocketAddr>();
-    tracing::info!(%address, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    let app = http::router(state.clone()).merge(crate::web::router(state, web));
+    tracing::info!(%address, scheme, "serving");
+    match tls {
+        Some((config, files)) => crate::tls::serve(listener, app, files, config, shutdown_signal()).await?,
+        None => axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")?,
+    }
 
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);

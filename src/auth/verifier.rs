@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock::{Clock, UnixTime};
 use crate::domain::Access;
+use crate::metrics::{Metrics, Outcome};
 use crate::store::{Store, StoreResult};
 use crate::token::{FormatError, PresentedToken};
 
@@ -88,6 +89,7 @@ pub struct Verifier {
     cache: VerificationCache,
     /// Token id → latest use, written to the store in batches by [`flush_usage`](Self::flush_usage).
     usage: Mutex<HashMap<i64, UnixTime>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Verifier {
@@ -98,11 +100,31 @@ impl Verifier {
             clock,
             cache: VerificationCache::new(capacity, ttl_seconds),
             usage: Mutex::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// The metrics this verifier records into (shared with the HTTP layer).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Verifies a token string. `Err` only when the store could not answer: callers fail closed.
     pub async fn verify(&self, text: &str) -> StoreResult<Result<Grant, Rejection>> {
+        let started = std::time::Instant::now();
+        let result = self.verify_uncounted(text).await;
+        self.metrics.verification_time(started.elapsed());
+        self.metrics.verification(match &result {
+            Ok(Ok(_)) => Outcome::Allowed,
+            Ok(Err(Rejection::Expired)) => Outcome::Expired,
+            Ok(Err(Rejection::Revoked)) => Outcome::Revoked,
+            Ok(Err(_)) => Outcome::Invalid,
+            Err(_) => Outcome::Unavailable,
+        });
+        result
+    }
+
+    async fn verify_uncounted(&self, text: &str) -> StoreResult<Result<Grant, Rejection>> {
         let presented = match PresentedToken::parse(text) {
             Ok(presented) => presented,
             Err(FormatError::Malformed) => return Ok(Err(Rejection::Malformed)),
@@ -110,7 +132,9 @@ impl Verifier {
         };
         let digest = presented.digest();
         let now = self.clock.now();
-        let lookup = match self.cache.get(&digest, now) {
+        let cached = self.cache.get(&digest, now);
+        self.metrics.cache_lookup(cached.is_some());
+        let lookup = match cached {
             Some(lookup) => lookup,
             None => {
                 let generation = self.cache.generation();

@@ -2,6 +2,7 @@
 
 mod output;
 mod tokens;
+mod transfer;
 mod users;
 
 use std::net::SocketAddr;
@@ -10,12 +11,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::config::{Overrides, Settings};
+use crate::config::{LogFormat, Overrides, Settings};
 use crate::store::{self, Actor, AuditContext};
 
 /// Self-hosted API tokens: issue, verify and guard.
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about, propagate_version = true)]
+#[command(name = "portcullis", version, about, propagate_version = true, after_help = EXAMPLES)]
 pub struct Cli {
     /// TOML configuration file.
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG", value_name = "FILE")]
@@ -29,6 +30,9 @@ pub struct Cli {
     /// Log filter, e.g. info, debug or portcullis=trace [default: info].
     #[arg(long, global = true, env = "PORTCULLIS_LOG", value_name = "FILTER")]
     log: Option<String>,
+    /// Log line format [default: text].
+    #[arg(long, global = true, env = "PORTCULLIS_LOG_FORMAT", value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +44,12 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, env = "PORTCULLIS_LISTEN", value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1); reloaded on SIGHUP.
+        #[arg(long, env = "PORTCULLIS_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate.
+        #[arg(long, env = "PORTCULLIS_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage API tokens.
     #[command(subcommand)]
@@ -51,24 +61,67 @@ enum Command {
     Migrate,
     /// Check the configuration and that the database answers.
     Check,
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  portcullis completions bash > /etc/bash_completion.d/portcullis\n  portcullis completions zsh > \"${fpath[1]}/_portcullis\"\n  portcullis completions fish > ~/.config/fish/completions/portcullis.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from this command line definition.
+    #[command(after_help = "Example:\n  portcullis man > /usr/local/share/man/man1/portcullis.1")]
+    Man,
 }
+
+const EXAMPLES: &str = "Examples:
+  portcullis user create --admin --username ada --email ada@example.com
+  portcullis serve --listen 0.0.0.0:8080
+  portcullis token create --name \"nightly export\" --access read --expires 90d
+  portcullis token list --all --json
+  portcullis token revoke 3
+  PORTCULLIS_DATA_DIR=/var/lib/portcullis portcullis check";
 
 /// Runs the command line; the error is printed by `main` as one line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        _ => None,
+    let (listen, tls_cert, tls_key) = match &cli.command {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => (*listen, tls_cert.clone(), tls_key.clone()),
+        _ => (None, None, None),
     };
     let overrides = Overrides {
         data_dir: cli.data_dir,
         database: cli.database,
         listen,
         log: cli.log,
+        log_format: cli.log_format,
+        tls_cert,
+        tls_key,
     };
+    // These two need no configuration: they describe the command line itself.
+    match &cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            // Into a buffer first: the generator panics on write errors such as a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "portcullis", &mut script);
+            return write_stdout(&script);
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            return write_stdout(&page);
+        }
+        _ => {}
+    }
     let settings = Settings::load(cli.config.as_deref(), overrides)?;
     match cli.command {
         Command::Serve { .. } => {
-            crate::telemetry::init(&settings.log)?;
+            crate::telemetry::init(&settings.log, settings.log_format)?;
             crate::server::serve(settings).await
         }
         Command::Token(command) => tokens::run(command, &settings).await,
@@ -90,6 +143,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        // Answered above, before any configuration is read.
+        Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}
+
+/// Writes generated output; a reader that went away (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

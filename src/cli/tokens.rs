@@ -42,6 +42,21 @@ pub enum TokenCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write every token's metadata and digest (never a secret) as JSON Lines.
+    #[command(
+        after_help = "Example:\n  portcullis token export --output tokens.jsonl\n  portcullis --database postgres://… token import --input tokens.jsonl"
+    )]
+    Export {
+        /// File to write [default: standard output].
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Read tokens written by `token export`; they keep working with their existing secrets.
+    Import {
+        /// File to read [default: standard input].
+        #[arg(long, value_name = "FILE")]
+        input: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +204,8 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
             let (token, secret) = issue::reissue_token(store.as_ref(), &settings.token_prefix, id, cli_audit()).await?;
             print_secret(token, &secret, json, "regenerated")
         }
+        TokenCommand::Export { output } => super::transfer::export(settings, output).await,
+        TokenCommand::Import { input } => super::transfer::import(settings, input).await,
     };
     store.close().await;
     result

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::{self, Endpoint, Grant};
+use crate::metrics::Outcome;
 use crate::store::AuditContext;
 
 /// Headers some frameworks honour to turn one method into another.
@@ -61,17 +62,36 @@ pub async fn authenticate(
     next: Next,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let token = auth::credential(&parts.headers, parts.uri.query())?;
+    let grant = authorize(&state, &parts, endpoint).await?;
+    parts.extensions.insert(Principal(grant));
+    Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// Reads, verifies and judges the credential of a request; counts what was refused before
+/// or after verification (the verifier counts its own outcomes).
+async fn authorize(state: &AppState, parts: &Parts, endpoint: Endpoint) -> Result<Grant, ApiError> {
+    let metrics = state.verifier.metrics();
+    let token = auth::credential(&parts.headers, parts.uri.query()).map_err(|error| {
+        metrics.verification(match error {
+            auth::BearerError::Missing => Outcome::Missing,
+            auth::BearerError::InvalidRequest(_) => Outcome::InvalidRequest,
+        });
+        ApiError::from(error)
+    })?;
     let grant = state
         .verifier
         .verify(token)
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?
         .map_err(ApiError::InvalidToken)?;
-    auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(&parts))
-        .map_err(ApiError::InsufficientScope)?;
-    parts.extensions.insert(Principal(grant));
-    Ok(next.run(Request::from_parts(parts, body)).await)
+    if let Grant::Token { id, .. } = &grant {
+        tracing::Span::current().record("token_id", id);
+    }
+    auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(parts)).map_err(|needed| {
+        metrics.verification(Outcome::InsufficientScope);
+        ApiError::InsufficientScope(needed)
+    })?;
+    Ok(grant)
 }
 
 /// The client's address, for the audit log.

@@ -3,6 +3,8 @@
 pub mod error;
 pub mod extract;
 mod health;
+pub(crate) mod observe;
+pub mod openapi;
 pub mod representation;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
@@ -57,12 +59,14 @@ impl AppState {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .merge(health::router())
+        .merge(health::router(&state))
+        .merge(openapi::router())
         .merge(users::router(&state))
         .merge(tokens::router(&state))
         .merge(sessions::router(&state))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

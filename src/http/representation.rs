@@ -158,6 +158,18 @@ impl Kind {
     }
 }
 
+/// Paging of a collection, as OpenAPI documents it.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
 #[derive(Deserialize)]
 struct PageParams {
     page: Option<String>,

@@ -27,13 +27,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
     )
 }
 
-#[derive(Deserialize)]
+/// A username and password.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Credentials {
+#[schema(example = json!({"username": "ada", "password": "correct horse battery staple"}))]
+pub(super) struct Credentials {
     username: String,
     password: String,
 }
 
+/// Sign in: a session bearer token (`pcs_…`) for the user, which may manage tokens if the user is an administrator.
+#[utoipa::path(post, path = "/api/sessions", tag = "Sessions", request_body = Credentials,
+    responses((status = 201, description = "Signed in", body = super::openapi::SessionCreated, content_type = "application/json"),
+        (status = 401, description = "Wrong username or password (the same answer either way)", body = super::openapi::Problem, content_type = "application/problem+json")))]
 async fn sign_in(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -98,6 +104,11 @@ pub(crate) async fn password_sign_in(
     Ok((user, secret, expires_at))
 }
 
+/// Sign out: the presented session token stops working.
+#[utoipa::path(delete, path = "/api/sessions/current", tag = "Sessions",
+    description = "Needs the session itself (a `pcs_` token), not an API token.",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Signed out")))]
 async fn sign_out(State(state): State<AppState>, principal: Principal) -> Result<StatusCode, ApiError> {
     if let Grant::Session { id, .. } = principal.0 {
         state.store.revoke_session(id, state.clock.now()).await?;

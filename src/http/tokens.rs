@@ -8,6 +8,8 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
+use super::openapi::{Problem, TokenCollection, TokenCreated, TokenItem};
+
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, Id, Principal};
@@ -50,19 +52,29 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// A token's metadata as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Token, example = json!({
+    "id": 3, "name": "nightly export", "description": "", "access": "read", "hint": "pcl_…x9Qa",
+    "status": "active", "createdAt": "2026-11-29T13:39:17Z", "createdBy": {"id": 1, "username": "ada"},
+    "expiresAt": null, "lastUsedAt": null, "revokedAt": null
+}))]
 pub struct TokenView {
     id: i64,
     name: String,
     description: String,
     access: Access,
+    /// The prefix and the last four characters, to recognise a token without its secret.
     hint: String,
     status: TokenStatus,
+    #[schema(format = DateTime)]
     created_at: String,
     created_by: Option<CreatedBy>,
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
+    #[schema(format = DateTime)]
     last_used_at: Option<String>,
+    #[schema(format = DateTime)]
     revoked_at: Option<String>,
 }
 
@@ -104,6 +116,12 @@ fn with_secret(
     TOKENS.item(format, status, id, body)
 }
 
+/// List tokens, newest first (Hydra collection in JSON-LD, plain array in JSON).
+#[utoipa::path(get, path = "/api/tokens", tag = "Tokens", params(super::representation::PageQuery),
+    description = "Needs a signed-in administrator's session; no API token may manage tokens.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of tokens",
+        content((TokenCollection = "application/ld+json"), (Vec<TokenView> = "application/json")))))]
 async fn list(
     State(state): State<AppState>,
     format: Format,
@@ -114,6 +132,11 @@ async fn list(
     Ok(TOKENS.collection(format, page, total, members))
 }
 
+/// One token's metadata.
+#[utoipa::path(get, path = "/api/tokens/{id}", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session; no API token may manage tokens.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The token", content((TokenItem = "application/ld+json"), (TokenView = "application/json")))))]
 async fn show(State(state): State<AppState>, format: Format, Id(id): Id) -> Result<Response, ApiError> {
     let token = state.store.token(id).await?;
     Ok(TOKENS.item(format, StatusCode::OK, id, view(&state, token)))
@@ -124,15 +147,18 @@ fn explicit_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+/// A new token; `access` defaults to `read`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CreateToken {
+#[schema(example = json!({"name": "nightly export", "access": "read", "expiresAt": "2027-06-01T00:00:00Z"}))]
+pub(super) struct CreateToken {
     name: String,
     #[serde(default)]
     description: String,
     /// Least privilege by default: a token that does not say otherwise can only read.
     #[serde(default = "read_access")]
     access: Access,
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
 }
 
@@ -150,6 +176,12 @@ fn future_time(text: &str, now: UnixTime) -> Result<UnixTime, ApiError> {
     Ok(at)
 }
 
+/// Create a token. The secret is in `token`, in this response only.
+#[utoipa::path(post, path = "/api/tokens", tag = "Tokens", request_body = CreateToken,
+    description = "Needs a signed-in administrator's session; no API token may manage tokens.",
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created; copy `token` now, it is not shown again",
+        content((TokenCreated = "application/ld+json"), (TokenCreated = "application/json")))))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -191,15 +223,23 @@ pub(crate) async fn create_token(
     .await?)
 }
 
-#[derive(Deserialize)]
+/// Fields to change; `expiresAt: null` removes the expiry.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct UpdateToken {
+#[schema(example = json!({"name": "nightly export (old)", "expiresAt": null}))]
+pub(super) struct UpdateToken {
     name: Option<String>,
     description: Option<String>,
     #[serde(default, deserialize_with = "explicit_null")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Option<String>>,
 }
 
+/// Change a token's name, description or expiry.
+#[utoipa::path(patch, path = "/api/tokens/{id}", tag = "Tokens", request_body = UpdateToken, params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session; no API token may manage tokens.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The changed token", content((TokenItem = "application/ld+json"), (TokenView = "application/json")))))]
 async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -233,6 +273,11 @@ pub(crate) async fn update_token(
     Ok(token)
 }
 
+/// Revoke a token: it is refused from the next request on. Revoking twice is harmless.
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session; no API token may manage tokens.",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked")))]
 async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
@@ -250,6 +295,12 @@ pub(crate) async fn revoke_token(state: &AppState, id: i64, audit: AuditContext)
     Ok(token)
 }
 
+/// Give a token a new secret (in `token`, in this response only); the old one stops working.
+#[utoipa::path(post, path = "/api/tokens/{id}/regenerate", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session; no API token may manage tokens.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Regenerated; copy `token` now", content((TokenCreated = "application/ld+json"), (TokenCreated = "application/json"))),
+        (status = 409, description = "The token is revoked or expired", body = Problem, content_type = "application/problem+json")))]
 async fn regenerate(
     State(state): State<AppState>,
     principal: Principal,
@@ -278,6 +329,11 @@ pub(crate) async fn regenerate_token(
 }
 
 /// Describes the presented credential.
+/// Describe the presented credential: an API token or a user session.
+#[utoipa::path(get, path = "/api/token", tag = "Tokens",
+    description = "Any valid credential: a Read Access token suffices.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The presented credential", body = super::openapi::Introspection, content_type = "application/json")))]
 async fn introspect(principal: Principal) -> Response {
     let body = match principal.0 {
         Grant::Token {

@@ -40,9 +40,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// A user as the API shows it; never a password hash.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UserView {
+#[schema(as = User, example = json!({
+    "id": 1, "username": "ada", "email": "ada@example.com", "firstName": "Ada", "lastName": "Lovelace",
+    "active": true, "admin": true, "dateCreated": "2026-11-29T13:39:17Z", "dateModified": "2026-11-29T13:39:17Z",
+    "dateLogged": null
+}))]
+pub(super) struct UserView {
     id: i64,
     username: String,
     email: String,
@@ -50,8 +55,11 @@ struct UserView {
     last_name: String,
     active: bool,
     admin: bool,
+    #[schema(format = DateTime)]
     date_created: String,
+    #[schema(format = DateTime)]
     date_modified: String,
+    #[schema(format = DateTime)]
     date_logged: Option<String>,
 }
 
@@ -82,6 +90,12 @@ fn respond(format: Format, status: StatusCode, user: User) -> Response {
     )
 }
 
+/// List users (Hydra collection in JSON-LD, plain array in JSON).
+#[utoipa::path(get, path = "/api/users", tag = "Users", params(super::representation::PageQuery),
+    description = "Any valid credential: a Read Access token suffices.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of users",
+        content((super::openapi::UserCollection = "application/ld+json"), (Vec<UserView> = "application/json")))))]
 async fn list(
     State(state): State<AppState>,
     format: Format,
@@ -95,14 +109,24 @@ async fn list(
     Ok(USERS.collection(format, page, total, members))
 }
 
+/// One user.
+#[utoipa::path(get, path = "/api/users/{id}", tag = "Users", params(("id" = i64, Path, description = "User id")),
+    description = "Any valid credential: a Read Access token suffices.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The user",
+        content((super::openapi::UserItem = "application/ld+json"), (UserView = "application/json")))))]
 async fn show(State(state): State<AppState>, format: Format, Id(id): Id) -> Result<Response, ApiError> {
     Ok(respond(format, StatusCode::OK, state.store.user(id).await?))
 }
 
-#[derive(Deserialize)]
+/// A new user. `admin: true` needs a signed-in administrator.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct CreateUser {
+#[schema(example = json!({"username": "grace", "email": "grace@example.com", "firstName": "Grace", "lastName": "Hopper"}))]
+pub(super) struct CreateUser {
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
     username: String,
+    #[schema(format = Email, max_length = 254)]
     email: String,
     #[serde(default)]
     first_name: String,
@@ -113,6 +137,13 @@ struct CreateUser {
     password: Option<String>,
 }
 
+/// Create a user.
+#[utoipa::path(post, path = "/api/users", tag = "Users", request_body = CreateUser,
+    description = "Needs a Full Access token or an administrator's session; `admin: true` needs an administrator's session.",
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created",
+        content((super::openapi::UserItem = "application/ld+json"), (UserView = "application/json"))),
+        (status = 409, description = "The username is taken", body = super::openapi::Problem, content_type = "application/problem+json")))]
 async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -143,9 +174,10 @@ async fn create(
 
 /// Fields of PUT (all editable fields; `active` and `admin` keep their value when left out)
 /// and PATCH (any subset).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct UserBody {
+#[schema(example = json!({"firstName": "Grace", "active": false}))]
+pub(super) struct UserBody {
     username: Option<String>,
     email: Option<String>,
     first_name: Option<String>,
@@ -154,6 +186,13 @@ struct UserBody {
     admin: Option<bool>,
 }
 
+/// Replace a user's editable fields.
+#[utoipa::path(put, path = "/api/users/{id}", tag = "Users", request_body = UserBody, params(("id" = i64, Path, description = "User id")),
+    description = "Needs a Full Access token or an administrator's session; changing `admin` or an administrator needs an administrator's session. `username` and `email` are required.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The changed user",
+        content((super::openapi::UserItem = "application/ld+json"), (UserView = "application/json"))),
+        (status = 409, description = "The username is taken, or this is the last active administrator", body = super::openapi::Problem, content_type = "application/problem+json")))]
 async fn replace(
     state: State<AppState>,
     principal: Principal,
@@ -175,6 +214,13 @@ async fn replace(
     apply(state, principal, client, format, id, Method::PUT, body).await
 }
 
+/// Change some of a user's fields.
+#[utoipa::path(patch, path = "/api/users/{id}", tag = "Users", request_body = UserBody, params(("id" = i64, Path, description = "User id")),
+    description = "Needs a Full Access token or an administrator's session; changing `admin` or an administrator needs an administrator's session.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The changed user",
+        content((super::openapi::UserItem = "application/ld+json"), (UserView = "application/json"))),
+        (status = 409, description = "The username is taken, or this is the last active administrator", body = super::openapi::Problem, content_type = "application/problem+json")))]
 async fn update(
     state: State<AppState>,
     principal: Principal,
@@ -230,6 +276,12 @@ pub(crate) async fn change_user(
     Ok(user)
 }
 
+/// Delete a user. Their sessions end; tokens they created stay.
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "Users", params(("id" = i64, Path, description = "User id")),
+    description = "Needs a Full Access token or an administrator's session; deleting an administrator needs an administrator's session.",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"),
+        (status = 409, description = "This is the last active administrator", body = super::openapi::Problem, content_type = "application/problem+json")))]
 async fn remove(
     State(state): State<AppState>,
     principal: Principal,

@@ -119,6 +119,8 @@ pub trait Store: UserStore + TokenStore + SessionStore + AuditStore {
     /// A number that changes whenever another connection or process commits a change, so a
     /// running server notices revocations made by the CLI.
     async fn change_counter(&self) -> StoreResult<i64>;
+    /// Connections in the pool and how many of them are idle, for metrics.
+    fn pool_usage(&self) -> (u32, u32);
     /// Closes connections, flushing what the backend buffers.
     async fn close(&self);
 }

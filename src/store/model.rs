@@ -45,7 +45,7 @@ pub struct UserChanges {
 }
 
 /// Lifecycle state of an API token, derived from its timestamps and the clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenStatus {
     Active,
@@ -65,7 +65,7 @@ impl TokenStatus {
 }
 
 /// The user a token was created by, as recorded then.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CreatedBy {
     pub id: i64,
     pub username: String,
@@ -75,6 +75,9 @@ pub struct CreatedBy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub id: i64,
+    /// SHA-256 of the secret: not a secret itself, and what lets `token export`/`import`
+    /// move tokens between installations without anyone learning or re-issuing them.
+    pub digest: TokenDigest,
     pub name: String,
     pub description: String,
     pub access: Access,

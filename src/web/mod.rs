@@ -50,7 +50,7 @@ pub struct WebState {
     activity: Mutex<HashMap<i64, UnixTime>>,
     /// Seconds a session may sit unused.
     idle_timeout: i64,
-    /// Whether cookies carry `Secure` (the public URL is https).
+    /// Whether cookies carry `Secure` (the public URL is https, or Portcullis serves TLS).
     secure_cookies: bool,
 }
 
@@ -61,7 +61,8 @@ impl WebState {
             .settings
             .public_url
             .as_deref()
-            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+            || app.settings.tls.is_some();
         Self {
             setup_code: Mutex::new(setup_code),
             throttle: Throttle::default(),
@@ -101,6 +102,10 @@ pub fn router(app: AppState, web: WebState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), guard::check_post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn(guard::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.app.clone(),
+            crate::http::observe::observe,
+        ))
         .with_state(state)
 }
 

@@ -33,6 +33,35 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_portcullis")
 }
 
+/// A fresh data directory whose store holds the administrator `admin` / [`ADMIN_PASSWORD`],
+/// created through the CLI.
+fn data_dir_with_admin() -> TempDir {
+    let data_dir = TempDir::new().expect("create a temporary data directory");
+    let out = run_cli(
+        data_dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            ADMIN_USERNAME,
+            "--email",
+            "admin@example.com",
+            "--admin",
+            "--password-stdin",
+        ],
+        Some(ADMIN_PASSWORD),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "`portcullis user create --admin` should succeed on a fresh data dir, got {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    data_dir
+}
+
 /// A running server with its own data directory. Dropping it stops the process.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -46,64 +75,21 @@ pub struct TestApp {
 impl TestApp {
     /// A server whose store already holds the administrator `admin` / [`ADMIN_PASSWORD`].
     pub fn spawn() -> TestApp {
-        let data_dir = TempDir::new().expect("create a temporary data directory");
-        let out = run_cli(
-            data_dir.path(),
-            &[
-                "user",
-                "create",
-                "--username",
-                ADMIN_USERNAME,
-                "--email",
-                "admin@example.com",
-                "--admin",
-                "--password-stdin",
-            ],
-            Some(ADMIN_PASSWORD),
-            &[],
-        );
-        assert!(
-            out.status.success(),
-            "`portcullis user create --admin` should succeed on a fresh data dir, got {:?}\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self::start(data_dir)
+        Self::start(data_dir_with_admin(), &[])
+    }
+
+    /// Like [`spawn`](Self::spawn), with extra environment variables for the server process
+    /// (every setting has a `PORTCULLIS_*` variable).
+    pub fn spawn_with_env(env: &[(&str, &str)]) -> TestApp {
+        Self::start(data_dir_with_admin(), env)
     }
 
     /// A server on an empty store: no user at all, so it prints the setup link.
     pub fn spawn_without_users() -> TestApp {
-        Self::start(TempDir::new().expect("create a temporary data directory"))
+        Self::start(TempDir::new().expect("create a temporary data directory"), &[])
     }
 
-    /// A server with an administrator, started with extra environment variables.
-    pub fn spawn_with_env(env: &[(&str, &str)]) -> TestApp {
-        let data_dir = TempDir::new().expect("create a temporary data directory");
-        let args = [
-            "user",
-            "create",
-            "--username",
-            ADMIN_USERNAME,
-            "--email",
-            "admin@example.com",
-            "--admin",
-        ];
-        let out = run_cli(
-            data_dir.path(),
-            &[&args[..], &["--password-stdin"]].concat(),
-            Some(ADMIN_PASSWORD),
-            &[],
-        );
-        assert!(out.status.success(), "creating the administrator: {}", describe(&out));
-        Self::start_with_env(data_dir, env)
-    }
-
-    fn start(data_dir: TempDir) -> TestApp {
-        Self::start_with_env(data_dir, &[])
-    }
-
-    fn start_with_env(data_dir: TempDir, env: &[(&str, &str)]) -> TestApp {
+    fn start(data_dir: TempDir, env: &[(&str, &str)]) -> TestApp {
         let mut child = Command::new(binary())
             .envs(env.iter().copied())
             .arg("--data-dir")
@@ -155,6 +141,11 @@ impl TestApp {
             readers,
             client,
         }
+    }
+
+    /// The server's process id, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -465,8 +456,9 @@ fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> Join
 }
 
 fn listening_address(output: &str) -> Option<SocketAddr> {
-    let marker = "listening on http://";
+    let marker = "listening on http";
     let start = output.find(marker)? + marker.len();
+    let start = start + output[start..].find("://")? + 3;
     let rest = &output[start..];
     // Only the line up to its end counts, so a half-written address is never parsed.
     let line = &rest[..rest.find('\n')?];

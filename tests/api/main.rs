@@ -11,18 +11,25 @@
 //! - `lifecycle` — health checks, routing errors, the setup link, graceful shutdown.
 //! - `cli` — DESIGN §5, including a revoke by the CLI seen by a running server.
 //! - `python_client` — the DESIGN §7 client example, run with `python3`.
+//! - `observability` — metrics, request ids, structured request logs.
+//! - `operations` — completions, man page, token export/import, deployment files.
+//! - `tls` — HTTPS, HTTP/2, certificate reload.
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
 
 mod access_matrix;
+mod api_docs;
 mod auth;
 mod cli;
 mod helpers;
 mod lifecycle;
 mod logs;
+mod observability;
+mod operations;
 mod python_client;
 mod representation;
 mod sessions;
+mod tls;
 mod tokens;
 mod users;
 mod web;

@@ -102,6 +102,10 @@ impl Store for SqliteStore {
             .map_err(unavailable)
     }
 
+    fn pool_usage(&self) -> (u32, u32) {
+        (self.pool.size(), self.pool.num_idle() as u32)
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

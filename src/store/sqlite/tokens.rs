@@ -18,8 +18,11 @@ const DIGEST_TAKEN: &str = "a token with this digest already exists";
 
 fn from_row(row: &SqliteRow) -> TokenRecord {
     let created_by_id: Option<i64> = row.get("created_by_id");
+    let digest: Vec<u8> = row.get("digest");
     TokenRecord {
         id: row.get("id"),
+        // Digests are written as 32 bytes only; a damaged row then matches no token.
+        digest: TokenDigest(digest.try_into().unwrap_or([0; 32])),
         name: row.get("name"),
         description: row.get("description"),
         // The CHECK constraint admits only these two values.

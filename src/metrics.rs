@@ -1,0 +1,227 @@
+//! Prometheus metrics. Label values come from small fixed sets (outcomes, route templates,
+//! methods, status codes), never from tokens, ids or raw paths, so no series can grow
+//! without bound.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// How a verification ended, as the `outcome` label says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    Missing,
+    InvalidRequest,
+    Invalid,
+    Expired,
+    Revoked,
+    InsufficientScope,
+    RateLimited,
+    Unavailable,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Missing => "missing",
+            Self::InvalidRequest => "invalid_request",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// Every metric Portcullis exports.
+pub struct Metrics {
+    registry: Registry,
+    verifications: Family<Labels, Counter>,
+    verification_seconds: Histogram,
+    cache_lookups: Family<Labels, Counter>,
+    requests: Family<Vec<(&'static str, String)>, Counter>,
+    request_seconds: Family<Vec<(&'static str, String)>, Histogram>,
+    upstream_responses: Family<Vec<(&'static str, String)>, Counter>,
+    upstream_seconds: Family<Vec<(&'static str, String)>, Histogram>,
+    pool_connections: Family<Labels, Gauge>,
+    cache_entries: Gauge,
+}
+
+fn latency_buckets() -> Histogram {
+    // 1 µs to ~8 s: cache hits sit at the bottom, store round trips and upstreams higher up.
+    Histogram::new(exponential_buckets(1e-6, 4.0, 12))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("portcullis");
+        let verifications = Family::<Labels, Counter>::default();
+        registry.register("verifications", "Token verifications by outcome", verifications.clone());
+        let verification_seconds = latency_buckets();
+        registry.register(
+            "verification_seconds",
+            "Time to verify a token",
+            verification_seconds.clone(),
+        );
+        let cache_lookups = Family::<Labels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Verification cache lookups by result (hit, miss)",
+            cache_lookups.clone(),
+        );
+        let requests = Family::<Vec<(&'static str, String)>, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template, method and status",
+            requests.clone(),
+        );
+        let request_seconds = Family::<Vec<(&'static str, String)>, Histogram>::new_with_constructor(
+            latency_buckets as fn() -> Histogram,
+        );
+        registry.register(
+            "http_request_seconds",
+            "HTTP request latency by route template",
+            request_seconds.clone(),
+        );
+        let upstream_responses = Family::<Vec<(&'static str, String)>, Counter>::default();
+        registry.register(
+            "upstream_responses",
+            "Proxied upstream responses by route and status",
+            upstream_responses.clone(),
+        );
+        let upstream_seconds = Family::<Vec<(&'static str, String)>, Histogram>::new_with_constructor(
+            latency_buckets as fn() -> Histogram,
+        );
+        registry.register(
+            "upstream_seconds",
+            "Proxied upstream latency by route",
+            upstream_seconds.clone(),
+        );
+        let pool_connections = Family::<Labels, Gauge>::default();
+        registry.register(
+            "store_pool_connections",
+            "Store connections by state (idle, in_use)",
+            pool_connections.clone(),
+        );
+        let cache_entries = Gauge::default();
+        registry.register(
+            "cache_entries",
+            "Entries in the verification cache",
+            cache_entries.clone(),
+        );
+        Self {
+            registry,
+            verifications,
+            verification_seconds,
+            cache_lookups,
+            requests,
+            request_seconds,
+            upstream_responses,
+            upstream_seconds,
+            pool_connections,
+            cache_entries,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one verification outcome.
+    pub fn verification(&self, outcome: Outcome) {
+        self.verifications
+            .get_or_create(&vec![("outcome", outcome.label())])
+            .inc();
+    }
+
+    /// Records how long a verification took.
+    pub fn verification_time(&self, elapsed: Duration) {
+        self.verification_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a cache hit or miss.
+    pub fn cache_lookup(&self, hit: bool) {
+        self.cache_lookups
+            .get_or_create(&vec![("result", if hit { "hit" } else { "miss" })])
+            .inc();
+    }
+
+    /// Counts a finished HTTP request; `route` is a route template such as `/api/users/{id}`.
+    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let labels = vec![
+            ("route", route.to_owned()),
+            ("method", method.to_owned()),
+            ("status", status.to_string()),
+        ];
+        self.requests.get_or_create(&labels).inc();
+        self.request_seconds
+            .get_or_create(&vec![("route", route.to_owned())])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a proxied upstream response for a configured route prefix.
+    pub fn upstream(&self, route: &str, status: u16, elapsed: Duration) {
+        let labels = vec![("route", route.to_owned()), ("status", status.to_string())];
+        self.upstream_responses.get_or_create(&labels).inc();
+        self.upstream_seconds
+            .get_or_create(&vec![("route", route.to_owned())])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with gauges sampled now.
+    pub fn render(&self, pool: (u32, u32), cache_entries: usize) -> String {
+        let (size, idle) = pool;
+        self.pool_connections
+            .get_or_create(&vec![("state", "idle")])
+            .set(i64::from(idle));
+        self.pool_connections
+            .get_or_create(&vec![("state", "in_use")])
+            .set(i64::from(size.saturating_sub(idle)));
+        self.cache_entries.set(cache_entries as i64);
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_names_outcomes_and_never_ids() {
+        let metrics = Metrics::default();
+        metrics.verification(Outcome::Allowed);
+        metrics.verification(Outcome::Revoked);
+        metrics.cache_lookup(true);
+        metrics.request("/api/users/{id}", "GET", 200, Duration::from_micros(300));
+        let text = metrics.render((4, 3), 2);
+        assert!(
+            text.contains("portcullis_verifications_total{outcome=\"allowed\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_verifications_total{outcome=\"revoked\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("portcullis_cache_lookups_total{result=\"hit\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("route=\"/api/users/{id}\""), "{text}");
+        assert!(
+            text.contains("portcullis_store_pool_connections{state=\"in_use\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("portcullis_cache_entries 2"), "{text}");
+    }
+}
