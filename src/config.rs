@@ -30,6 +30,8 @@ pub struct Settings {
     pub metrics_require_token: bool,
     /// Certificate and key for HTTPS; plain HTTP when absent.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// Pool and listener settings of the PostgreSQL backend (`[postgres]`).
+    pub postgres: crate::store::PgSettings,
     /// Prefix of new API tokens.
     pub token_prefix: Prefix,
     /// How often gathered last-used times are written.
@@ -88,6 +90,20 @@ struct FileConfig {
     metrics: MetricsSection,
     #[serde(default)]
     tls: TlsSection,
+    #[serde(default)]
+    postgres: PostgresSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostgresSection {
+    max_connections: Option<u32>,
+    #[serde(default, with = "duration")]
+    acquire_timeout: Option<Duration>,
+    #[serde(default, with = "duration")]
+    statement_timeout: Option<Duration>,
+    #[serde(default, with = "duration")]
+    listener_heartbeat: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +176,14 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
     ("PORTCULLIS_CACHE_TTL", "cache", "ttl"),
     ("PORTCULLIS_CACHE_CHANGE_POLL_INTERVAL", "cache", "change_poll_interval"),
     ("PORTCULLIS_METRICS_REQUIRE_TOKEN", "metrics", "require_token"),
+    ("PORTCULLIS_POSTGRES_MAX_CONNECTIONS", "postgres", "max_connections"),
+    ("PORTCULLIS_POSTGRES_ACQUIRE_TIMEOUT", "postgres", "acquire_timeout"),
+    ("PORTCULLIS_POSTGRES_STATEMENT_TIMEOUT", "postgres", "statement_timeout"),
+    (
+        "PORTCULLIS_POSTGRES_LISTENER_HEARTBEAT",
+        "postgres",
+        "listener_heartbeat",
+    ),
 ];
 
 impl Settings {
@@ -179,7 +203,7 @@ impl Settings {
                 // Environment values are text; typed keys are converted, and a wrong value then
                 // fails deserialisation with a message naming what was expected.
                 let value = match (*key, value.parse::<i64>(), value.parse::<bool>()) {
-                    ("capacity", Ok(n), _) => toml::Value::Integer(n),
+                    ("capacity" | "max_connections", Ok(n), _) => toml::Value::Integer(n),
                     ("require_token", _, Ok(b)) => toml::Value::Boolean(b),
                     _ => toml::Value::String(value),
                 };
@@ -250,6 +274,27 @@ impl Settings {
                 (None, None) => None,
                 _ => bail!("tls: give both a certificate (tls.cert, --tls-cert) and a key (tls.key, --tls-key)"),
             },
+            postgres: crate::store::PgSettings {
+                max_connections: match config.postgres.max_connections.unwrap_or(10) {
+                    0 => bail!("postgres.max_connections must be at least 1"),
+                    n => n,
+                },
+                acquire_timeout: positive(
+                    "postgres.acquire_timeout",
+                    config.postgres.acquire_timeout,
+                    Duration::from_secs(2),
+                )?,
+                statement_timeout: positive(
+                    "postgres.statement_timeout",
+                    config.postgres.statement_timeout,
+                    Duration::from_secs(5),
+                )?,
+                listener_heartbeat: positive(
+                    "postgres.listener_heartbeat",
+                    config.postgres.listener_heartbeat,
+                    Duration::from_secs(1),
+                )?,
+            },
             token_prefix,
             last_used_flush_interval: positive(
                 "tokens.last_used_flush_interval",
@@ -302,6 +347,32 @@ mod tests {
         assert_eq!(settings.token_prefix.as_str(), "acme");
         assert_eq!(settings.session_ttl, Duration::from_secs(3600));
         assert_eq!(settings.cache_capacity, 10);
+    }
+
+    #[test]
+    fn the_postgres_section_sets_pool_and_listener_limits() {
+        let defaults = from_toml("").unwrap().postgres;
+        assert_eq!(defaults.max_connections, 10);
+        assert_eq!(defaults.acquire_timeout, Duration::from_secs(2));
+        assert_eq!(defaults.statement_timeout, Duration::from_secs(5));
+        assert_eq!(defaults.listener_heartbeat, Duration::from_secs(1));
+        let set = from_toml(
+            "[postgres]\nmax_connections = 3\nacquire_timeout = \"500ms\"\nstatement_timeout = \"1s\"\nlistener_heartbeat = \"250ms\"\n",
+        )
+        .unwrap()
+        .postgres;
+        assert_eq!(set.max_connections, 3);
+        assert_eq!(set.acquire_timeout, Duration::from_millis(500));
+        assert_eq!(set.statement_timeout, Duration::from_secs(1));
+        assert_eq!(set.listener_heartbeat, Duration::from_millis(250));
+        for (text, expected) in [
+            ("[postgres]\nmax_connections = 0", "max_connections"),
+            ("[postgres]\nacquire_timeout = \"0s\"", "acquire_timeout"),
+            ("[postgres]\npool = 3", "pool"),
+        ] {
+            let error = from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?} gave {error:?}");
+        }
     }
 
     #[test]

@@ -147,39 +147,43 @@ async fn flush_usage(verifier: Arc<Verifier>, interval: Duration, mut stop: watc
     }
 }
 
-/// Polls the store for changes made elsewhere (the CLI, another instance) and drops the
-/// verification cache when there are any. While the store cannot tell, the cache is not used.
+/// Applies the store's change feed (SQLite: polling every `interval`; PostgreSQL:
+/// LISTEN/NOTIFY) to the verification cache. The cache is trusted only while the feed works:
+/// untrusted from the start until the first subscription, and from any loss until the feed
+/// has resubscribed and the cache was cleared, so a missed change can never be served.
 async fn watch_changes(
     store: Arc<dyn Store>,
     verifier: Arc<Verifier>,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut last = None;
-    let mut ticker = tokio::time::interval(interval);
+    verifier.cache().set_trusted(false);
+    let mut feed = store.changes(interval);
+    let mut lost = false;
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
+        let change = tokio::select! {
+            change = feed.next() => change,
             _ = stop.changed() => return,
-        }
-        match store.change_counter().await {
-            Ok(counter) => {
-                if last.is_some_and(|l| l != counter) {
-                    verifier.invalidate();
+        };
+        match change {
+            store::Change::Changed => verifier.invalidate(),
+            store::Change::Subscribed => {
+                // Cleared first: anything cached before the subscription may be stale.
+                verifier.invalidate();
+                verifier.cache().set_trusted(true);
+                if std::mem::take(&mut lost) {
+                    tracing::info!("change detection recovered; the verification cache is in use again");
+                } else {
+                    tracing::debug!("change detection is working; the verification cache is in use");
                 }
-                if last.is_none() {
-                    verifier.cache().set_trusted(true);
-                }
-                last = Some(counter);
             }
-            Err(error) => {
-                if last.take().is_some() {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "change detection failed; verifying against the store until it recovers"
-                    );
-                }
+            store::Change::Lost(error) => {
                 verifier.cache().set_trusted(false);
+                lost = true;
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "change detection failed; verifying against the store until it recovers"
+                );
             }
         }
     }

@@ -1,14 +1,19 @@
-//! Persistence: one [`Store`] trait, backends per database. SQLite is the embedded default.
+//! Persistence: one [`Store`] trait, backends per database. SQLite is the embedded default;
+//! PostgreSQL (`postgres/`) serves several instances, with changes pushed by LISTEN/NOTIFY.
 //!
 //! Every mutation that the audit log records is written in the same transaction as its
 //! audit event, so an action is either done and recorded, or neither.
 
+pub mod changes;
 mod model;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 
+pub use changes::{Change, ChangeFeed, PollingFeed};
 pub use model::*;
+pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 
 use crate::clock::UnixTime;
@@ -121,6 +126,9 @@ pub trait Store: UserStore + TokenStore + SessionStore + AuditStore {
     async fn change_counter(&self) -> StoreResult<i64>;
     /// Connections in the pool and how many of them are idle, for metrics.
     fn pool_usage(&self) -> (u32, u32);
+    /// The feed of changes committed elsewhere, which the server's watcher applies to the
+    /// verification cache. Polling backends check every `poll_interval`.
+    fn changes(&self, poll_interval: std::time::Duration) -> Box<dyn ChangeFeed + '_>;
     /// Closes connections, flushing what the backend buffers.
     async fn close(&self);
 }
@@ -136,6 +144,7 @@ pub async fn open(settings: &crate::config::Settings) -> anyhow::Result<std::syn
             .context("opening the SQLite database")?;
         Ok(std::sync::Arc::new(store))
     } else {
-        anyhow::bail!("PostgreSQL databases are not supported by this build yet; use a sqlite:// URL")
+        let store = PgStore::open(&settings.database, &settings.postgres).context("opening the PostgreSQL database")?;
+        Ok(std::sync::Arc::new(store))
     }
 }

@@ -572,7 +572,12 @@ async fn a_config_file_with_an_unknown_key_is_refused_and_the_key_named() {
 async fn global_options_read_portcullis_environment_variables() {
     let app = TestApp::spawn();
     let dir = app.data_dir.path().to_str().unwrap();
-    let out = run_bare(&["user", "list", "--json"], None, &[("PORTCULLIS_DATA_DIR", dir)]);
+    let mut env = vec![("PORTCULLIS_DATA_DIR", dir)];
+    // On PostgreSQL the data directory holds no store; the URL comes from the environment too.
+    if let Some(database) = &app.database {
+        env.push(("PORTCULLIS_DATABASE", database.url.as_str()));
+    }
+    let out = run_bare(&["user", "list", "--json"], None, &env);
     assert!(
         out.status.success(),
         "user list with PORTCULLIS_DATA_DIR: {}",
@@ -588,18 +593,10 @@ async fn global_options_read_portcullis_environment_variables() {
 #[tokio::test]
 async fn the_database_option_and_its_environment_variable_choose_the_store() {
     let app = TestApp::spawn();
-    // The embedded database is the one file in the data dir that is not a SQLite side file.
-    let database = std::fs::read_dir(app.data_dir.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .filter(|path| {
-            let name = path.file_name().unwrap().to_string_lossy();
-            !name.ends_with("-wal") && !name.ends_with("-shm") && !name.ends_with("-journal")
-        })
-        .collect::<Vec<_>>();
-    assert_eq!(database.len(), 1, "one database file in the data dir: {database:?}");
-    let url = format!("sqlite://{}", database[0].display());
+    let url = match &app.database {
+        Some(database) => database.url.clone(),
+        None => sqlite_file_url(&app),
+    };
     let elsewhere = tempfile::TempDir::new().unwrap();
 
     let by_flag = run_cli(
@@ -633,4 +630,20 @@ async fn the_database_option_and_its_environment_variable_choose_the_store() {
         users[0]["username"], "admin",
         "PORTCULLIS_DATABASE points at this app's store: {users}"
     );
+}
+
+/// The `sqlite://` URL of an app's embedded database: the one file in its data dir that is
+/// not a SQLite side file.
+fn sqlite_file_url(app: &TestApp) -> String {
+    let database = std::fs::read_dir(app.data_dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_file())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            !name.ends_with("-wal") && !name.ends_with("-shm") && !name.ends_with("-journal")
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(database.len(), 1, "one database file in the data dir: {database:?}");
+    format!("sqlite://{}", database[0].display())
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::backend::{self, TestDatabase};
+
 /// The password of the administrator that [`TestApp::spawn`] creates.
 pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
 /// The username of that administrator.
@@ -33,39 +35,12 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_portcullis")
 }
 
-/// A fresh data directory whose store holds the administrator `admin` / [`ADMIN_PASSWORD`],
-/// created through the CLI.
-fn data_dir_with_admin() -> TempDir {
-    let data_dir = TempDir::new().expect("create a temporary data directory");
-    let out = run_cli(
-        data_dir.path(),
-        &[
-            "user",
-            "create",
-            "--username",
-            ADMIN_USERNAME,
-            "--email",
-            "admin@example.com",
-            "--admin",
-            "--password-stdin",
-        ],
-        Some(ADMIN_PASSWORD),
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "`portcullis user create --admin` should succeed on a fresh data dir, got {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    data_dir
-}
-
 /// A running server with its own data directory. Dropping it stops the process.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub data_dir: TempDir,
+    /// The PostgreSQL database of this test, when the suite runs on PostgreSQL.
+    pub database: Option<Arc<TestDatabase>>,
     child: Option<Child>,
     output: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -75,25 +50,64 @@ pub struct TestApp {
 impl TestApp {
     /// A server whose store already holds the administrator `admin` / [`ADMIN_PASSWORD`].
     pub fn spawn() -> TestApp {
-        Self::start(data_dir_with_admin(), &[])
+        Self::spawn_with_env(&[])
     }
 
     /// Like [`spawn`](Self::spawn), with extra environment variables for the server process
     /// (every setting has a `PORTCULLIS_*` variable).
     pub fn spawn_with_env(env: &[(&str, &str)]) -> TestApp {
-        Self::start(data_dir_with_admin(), env)
+        let data_dir = TempDir::new().expect("create a temporary data directory");
+        let database = backend::fresh_database();
+        let out = run_cli(
+            data_dir.path(),
+            &backend::with_database(
+                database.as_deref(),
+                &[
+                    "user",
+                    "create",
+                    "--username",
+                    ADMIN_USERNAME,
+                    "--email",
+                    "admin@example.com",
+                    "--admin",
+                    "--password-stdin",
+                ],
+            ),
+            Some(ADMIN_PASSWORD),
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "`portcullis user create --admin` should succeed on a fresh data dir, got {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self::start_with(data_dir, database, None, env)
     }
 
     /// A server on an empty store: no user at all, so it prints the setup link.
     pub fn spawn_without_users() -> TestApp {
-        Self::start(TempDir::new().expect("create a temporary data directory"), &[])
+        let data_dir = TempDir::new().expect("create a temporary data directory");
+        Self::start_with(data_dir, backend::fresh_database(), None, &[])
     }
 
-    fn start(data_dir: TempDir, env: &[(&str, &str)]) -> TestApp {
-        let mut child = Command::new(binary())
+    /// Starts a server on `data_dir` and, if given, a PostgreSQL database, reached at
+    /// `server_database_url` when given (e.g. through a proxy) or at the database's own URL.
+    pub fn start_with(
+        data_dir: TempDir,
+        database: Option<Arc<TestDatabase>>,
+        server_database_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> TestApp {
+        let mut command = Command::new(binary());
+        command.arg("--data-dir").arg(data_dir.path());
+        if let Some(url) = server_database_url.or(database.as_ref().map(|d| d.url.as_str())) {
+            command.args(["--database", url]);
+        }
+        let mut child = command
+            .env_remove("PORTCULLIS_DATABASE")
             .envs(env.iter().copied())
-            .arg("--data-dir")
-            .arg(data_dir.path())
             .args(["--log", "trace", "serve", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -136,6 +150,7 @@ impl TestApp {
         TestApp {
             addr,
             data_dir,
+            database,
             child: Some(child),
             output,
             readers,
@@ -190,12 +205,22 @@ impl TestApp {
 
     /// Runs the command line on this app's data directory: `portcullis --data-dir DIR args…`.
     pub fn cli(&self, args: &[&str]) -> Output {
-        run_cli(self.data_dir.path(), args, None, &[])
+        run_cli(
+            self.data_dir.path(),
+            &backend::with_database(self.database.as_deref(), args),
+            None,
+            &[],
+        )
     }
 
     /// Like [`TestApp::cli`], with `stdin` written to the process' standard input.
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        run_cli(self.data_dir.path(), args, Some(stdin), &[])
+        run_cli(
+            self.data_dir.path(),
+            &backend::with_database(self.database.as_deref(), args),
+            Some(stdin),
+            &[],
+        )
     }
 
     /// Runs the command line and parses its stdout as one JSON document; panics with the

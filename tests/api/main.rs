@@ -15,15 +15,20 @@
 //! - `operations` — completions, man page, token export/import, deployment files.
 //! - `tls` — HTTPS, HTTP/2, certificate reload.
 //! - `logs` — no secret ever reaches the server's output, even at trace level.
+//! - `backend` — which store the suite runs on: SQLite by default, PostgreSQL with
+//!   `PORTCULLIS_TEST_BACKEND=postgres` (each test in its own fresh database).
+//! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
 
 mod access_matrix;
 mod api_docs;
 mod auth;
+mod backend;
 mod cli;
 mod helpers;
 mod lifecycle;
 mod logs;
+mod multi_instance;
 mod observability;
 mod operations;
 mod python_client;

@@ -106,6 +106,10 @@ impl Store for SqliteStore {
         (self.pool.size(), self.pool.num_idle() as u32)
     }
 
+    fn changes(&self, poll_interval: Duration) -> Box<dyn super::ChangeFeed + '_> {
+        Box::new(super::PollingFeed::new(self, poll_interval))
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }

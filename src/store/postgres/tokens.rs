@@ -1,0 +1,229 @@
+//! The API tokens table.
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::{Row, postgres::PgRow};
+
+use super::{PgStore, audit_in, conflict_or_unavailable, unavailable};
+use crate::clock::UnixTime;
+use crate::domain::Access;
+use crate::store::{
+    AuditContext, CreatedBy, NewToken, PageRequest, StoreError, StoreResult, TokenChanges, TokenFilter, TokenRecord,
+    TokenStore, audit_kind,
+};
+use crate::token::TokenDigest;
+
+/// Two tokens with the same digest would need a SHA-256 collision; say so if it ever happens.
+const DIGEST_TAKEN: &str = "a token with this digest already exists";
+
+fn from_row(row: &PgRow) -> TokenRecord {
+    let created_by_id: Option<i64> = row.get("created_by_id");
+    let digest: Vec<u8> = row.get("digest");
+    TokenRecord {
+        id: row.get("id"),
+        // Digests are written as 32 bytes only; a damaged row then matches no token.
+        digest: TokenDigest(digest.try_into().unwrap_or([0; 32])),
+        name: row.get("name"),
+        description: row.get("description"),
+        // The CHECK constraint admits only these two values.
+        access: Access::parse(row.get("access")).unwrap_or(Access::Read),
+        hint: row.get("hint"),
+        created_at: row.get("created_at"),
+        created_by: created_by_id.map(|id| CreatedBy {
+            id,
+            username: row.get("created_by_name"),
+        }),
+        expires_at: row.get("expires_at"),
+        last_used_at: row.get("last_used_at"),
+        revoked_at: row.get("revoked_at"),
+    }
+}
+
+async fn fetch(conn: &mut sqlx::PgConnection, id: i64) -> StoreResult<TokenRecord> {
+    sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(unavailable)?
+        .map(|row| from_row(&row))
+        .ok_or(StoreError::NotFound)
+}
+
+#[async_trait]
+impl TokenStore for PgStore {
+    async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        )
+        .bind(&token.digest.as_bytes()[..])
+        .bind(&token.hint)
+        .bind(token.name.as_str())
+        .bind(token.description.as_str())
+        .bind(token.access.as_str())
+        .bind(audit.at)
+        .bind(token.created_by.as_ref().map(|c| c.id))
+        .bind(token.created_by.as_ref().map(|c| c.username.as_str()))
+        .bind(token.expires_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
+        let created = from_row(&row);
+        let details = json!({ "name": created.name, "access": created.access, "expiresAt": created.expires_at });
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_CREATED,
+            &audit,
+            format!("token:{}", created.id),
+            details,
+        )
+        .await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(created)
+    }
+
+    async fn token(&self, id: i64) -> StoreResult<TokenRecord> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        fetch(&mut conn, id).await
+    }
+
+    async fn list_tokens(&self, filter: TokenFilter, page: PageRequest) -> StoreResult<(Vec<TokenRecord>, u64)> {
+        // NULL `$1` lists everything; otherwise only tokens live at that time.
+        let now = match filter {
+            TokenFilter::All => None,
+            TokenFilter::ActiveAt(now) => Some(now),
+        };
+        const LIVE: &str = "($1::bigint IS NULL OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)))";
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM api_tokens WHERE {LIVE} ORDER BY id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(now)
+        .bind(i64::from(page.limit))
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM api_tokens WHERE {LIVE}"))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok((rows.iter().map(from_row).collect(), total as u64))
+    }
+
+    async fn update_token(&self, id: i64, changes: TokenChanges, audit: AuditContext) -> StoreResult<TokenRecord> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let before = fetch(&mut tx, id).await?;
+        let name = changes.name.as_ref().map_or(before.name.as_str(), |n| n.as_str());
+        let description = changes
+            .description
+            .as_ref()
+            .map_or(before.description.as_str(), |d| d.as_str());
+        let expires_at = changes.expires_at.unwrap_or(before.expires_at);
+        sqlx::query("UPDATE api_tokens SET name = $1, description = $2, expires_at = $3 WHERE id = $4")
+            .bind(name)
+            .bind(description)
+            .bind(expires_at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let after = fetch(&mut tx, id).await?;
+        let details = json!({
+            "name": after.name,
+            "expiresAt": { "from": before.expires_at, "to": after.expires_at },
+        });
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_UPDATED,
+            &audit,
+            format!("token:{id}"),
+            details,
+        )
+        .await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(after)
+    }
+
+    async fn revoke_token(&self, id: i64, audit: AuditContext) -> StoreResult<TokenRecord> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let before = fetch(&mut tx, id).await?;
+        if before.revoked_at.is_some() {
+            return Ok(before);
+        }
+        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
+            .bind(audit.at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_REVOKED,
+            &audit,
+            format!("token:{id}"),
+            json!({ "name": before.name }),
+        )
+        .await?;
+        let after = fetch(&mut tx, id).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(after)
+    }
+
+    async fn regenerate_token(
+        &self,
+        id: i64,
+        digest: TokenDigest,
+        hint: String,
+        audit: AuditContext,
+    ) -> StoreResult<TokenRecord> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let updated = sqlx::query("UPDATE api_tokens SET digest = $1, hint = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(&digest.as_bytes()[..])
+            .bind(&hint)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
+        if updated.rows_affected() == 0 {
+            // Either missing or revoked: tell the two apart for the caller.
+            fetch(&mut tx, id).await?;
+            return Err(StoreError::Conflict("a revoked token cannot be regenerated"));
+        }
+        let after = fetch(&mut tx, id).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::TOKEN_REGENERATED,
+            &audit,
+            format!("token:{id}"),
+            json!({ "name": after.name }),
+        )
+        .await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(after)
+    }
+
+    async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE digest = $1")
+            .bind(&digest.as_bytes()[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(row.map(|row| from_row(&row)))
+    }
+
+    async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for (id, at) in uses {
+            // MAX keeps the newest time if another process recorded a later use.
+            sqlx::query("UPDATE api_tokens SET last_used_at = GREATEST(COALESCE(last_used_at, 0), $1) WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+}

@@ -1,0 +1,211 @@
+//! The users table.
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::{Row, postgres::PgRow};
+
+use super::{PgStore, audit_in, conflict_or_unavailable, unavailable};
+use crate::clock::UnixTime;
+use crate::store::{
+    AuditContext, NewUser, PageRequest, StoreError, StoreResult, User, UserChanges, UserStore, audit_kind,
+};
+
+const USERNAME_TAKEN: &str = "a user with this username already exists";
+
+fn from_row(row: &PgRow) -> User {
+    User {
+        id: row.get("id"),
+        username: row.get("username"),
+        email: row.get("email"),
+        first_name: row.get("first_name"),
+        last_name: row.get("last_name"),
+        active: row.get("active"),
+        admin: row.get("admin"),
+        date_created: row.get("date_created"),
+        date_modified: row.get("date_modified"),
+        date_logged: row.get("date_logged"),
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn count_users(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(n as u64)
+    }
+
+    async fn count_active_admins(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE admin AND active")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(n as u64)
+    }
+
+    async fn create_user(&self, user: NewUser, audit: AuditContext) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let row = sqlx::query(
+            "INSERT INTO users (username, email, first_name, last_name, password_hash, active, admin, date_created, date_modified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *",
+        )
+        .bind(user.username.as_str())
+        .bind(user.email.as_str())
+        .bind(user.first_name.as_str())
+        .bind(user.last_name.as_str())
+        .bind(&user.password_hash)
+        .bind(user.active)
+        .bind(user.admin)
+        .bind(audit.at)
+        .bind(audit.at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_or_unavailable(USERNAME_TAKEN))?;
+        let created = from_row(&row);
+        let details = json!({ "username": created.username, "admin": created.admin, "active": created.active });
+        audit_in(
+            &mut tx,
+            audit_kind::USER_CREATED,
+            &audit,
+            format!("user:{}", created.id),
+            details,
+        )
+        .await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(created)
+    }
+
+    async fn user(&self, id: i64) -> StoreResult<User> {
+        sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|row| from_row(&row))
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn user_for_login(&self, username: &str) -> StoreResult<(User, Option<String>)> {
+        sqlx::query("SELECT * FROM users WHERE lower(username) = lower($1)")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .map(|row| (from_row(&row), row.get("password_hash")))
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_users(&self, page: PageRequest) -> StoreResult<(Vec<User>, u64)> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY id LIMIT $1 OFFSET $2")
+            .bind(i64::from(page.limit))
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok((rows.iter().map(from_row).collect(), self.count_users().await?))
+    }
+
+    async fn update_user(&self, id: i64, changes: UserChanges, audit: AuditContext) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let before = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .map(|row| from_row(&row))
+            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(
+            "UPDATE users SET username = $1, email = $2, first_name = $3, last_name = $4, active = $5, admin = $6, date_modified = $7
+             WHERE id = $8 RETURNING *",
+        )
+        .bind(changes.username.as_str())
+        .bind(changes.email.as_str())
+        .bind(changes.first_name.as_str())
+        .bind(changes.last_name.as_str())
+        .bind(changes.active)
+        .bind(changes.admin)
+        .bind(audit.at)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict_or_unavailable(USERNAME_TAKEN))?;
+        let after = from_row(&row);
+        if (before.active && !after.active) || (before.admin && !after.admin) {
+            end_sessions(&mut tx, id, audit.at).await?;
+        }
+        let details = json!({
+            "username": after.username,
+            "active": { "from": before.active, "to": after.active },
+            "admin": { "from": before.admin, "to": after.admin },
+        });
+        audit_in(&mut tx, audit_kind::USER_CHANGED, &audit, format!("user:{id}"), details).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(after)
+    }
+
+    async fn delete_user(&self, id: i64, audit: AuditContext) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let username: Option<String> = sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING username")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let username = username.ok_or(StoreError::NotFound)?;
+        audit_in(
+            &mut tx,
+            audit_kind::USER_DELETED,
+            &audit,
+            format!("user:{id}"),
+            json!({ "username": username }),
+        )
+        .await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn set_password_hash(&self, id: i64, hash: String, audit: AuditContext) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let updated = sqlx::query("UPDATE users SET password_hash = $1, date_modified = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(audit.at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        end_sessions(&mut tx, id, audit.at).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::USER_PASSWORD_CHANGED,
+            &audit,
+            format!("user:{id}"),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn touch_login(&self, id: i64, at: UnixTime) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET date_logged = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// Revokes every live session of a user (deactivation, demotion, password change).
+async fn end_sessions(conn: &mut sqlx::PgConnection, user_id: i64, at: UnixTime) -> StoreResult<()> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(at)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
