@@ -261,6 +261,11 @@ async fn the_first_admin_is_set_up_in_the_browser_and_a_read_token_works_until_r
             "a copy button for the token"
         );
         browser.click("button[data-copy=token-secret]").await?;
+        let copied = browser.text("button[data-copy=token-secret]").await?;
+        ensure!(
+            copied == "Copied",
+            "the copy button (app.js, allowed by the CSP) answers: {copied:?}"
+        );
         document(&browser, "token-created.png").await?;
 
         // The token reads but cannot write.

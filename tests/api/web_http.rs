@@ -532,3 +532,40 @@ async fn users_are_deactivated_and_their_password_reset_by_an_admin() {
         "the list and its create button"
     );
 }
+
+#[tokio::test]
+async fn the_audit_log_is_paginated() {
+    let app = TestApp::spawn();
+    let session = app.admin_session().await;
+    for _ in 0..26 {
+        app.create_token_with(&session, "read").await;
+    }
+    let (cookie, _) = sign_in(&app, ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let first = get_page(&app, "/admin/audit?kind=token.created", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        first.matches("<tr>").count() - 1,
+        25,
+        "25 events a page (plus the header row)"
+    );
+    assert!(
+        first.contains("Page 1 of 2") && first.contains("rel=\"next\""),
+        "a link to older events"
+    );
+    let second = get_page(&app, "/admin/audit?kind=token.created&page=2", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(second.matches("<tr>").count() - 1, 1, "the oldest event on page 2");
+    assert!(second.contains("token:1<"), "page 2 ends with the first token");
+    let junk = get_page(&app, "/admin/audit?page=abc&kind=nonsense", Some(&cookie)).await;
+    assert_eq!(
+        junk.status(),
+        200,
+        "unreadable paging falls back to the first page of every kind"
+    );
+}
