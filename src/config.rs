@@ -46,6 +46,8 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// How often the store is asked whether another process changed it.
     pub change_poll_interval: Duration,
+    /// The gateway's reverse-proxy routes, longest prefix first.
+    pub routes: Vec<crate::gateway::Route>,
 }
 
 /// How log lines are written.
@@ -92,6 +94,8 @@ struct FileConfig {
     tls: TlsSection,
     #[serde(default)]
     postgres: PostgresSection,
+    #[serde(default)]
+    routes: Vec<crate::gateway::RouteConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,7 +151,7 @@ struct CacheSection {
 }
 
 /// Durations are written as in `humantime`: `100ms`, `10s`, `12h`, `30d`.
-mod duration {
+pub(crate) mod duration {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer};
@@ -314,6 +318,7 @@ impl Settings {
                 config.cache.change_poll_interval,
                 Duration::from_millis(100),
             )?,
+            routes: crate::gateway::route::resolve_all(config.routes)?,
         })
     }
 }

@@ -22,6 +22,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod gateway;
 pub mod http;
 pub mod issue;
 pub mod metrics;

@@ -67,10 +67,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, scheme, "serving");
     match tls {
         Some((config, files)) => crate::tls::serve(listener, app, files, config, shutdown_signal()).await?,
-        None => axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving HTTP")?,
+        // The framing guard refuses ambiguous HTTP/1 message lengths (request smuggling).
+        None => axum::serve(
+            crate::gateway::framing::guard(listener),
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?,
     }
 
     tracing::info!("shutting down");

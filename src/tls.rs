@@ -95,8 +95,27 @@ pub async fn serve(
                 Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
             };
             let service = hyper_util::service::TowerToHyperService::new(service);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
+            // HTTP/1 connections get the framing guard against request smuggling; HTTP/2 frames
+            // carry their own lengths and are not HTTP/1 text.
+            let result = if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                watcher
+                    .watch(
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned(),
+                    )
+                    .await
+            } else {
+                let stream = crate::gateway::framing::Guarded::new(stream);
+                watcher
+                    .watch(
+                        builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned(),
+                    )
+                    .await
+            };
+            if let Err(error) = result {
                 tracing::debug!(%peer, error = %error, "connection ended with an error");
             }
         });

@@ -1,6 +1,6 @@
 //! The access decision of DESIGN §1 and §4: a pure function of credential, method and endpoint.
 
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 
 use crate::domain::Access;
 
@@ -55,6 +55,16 @@ impl Needed {
             Self::Session => "session",
         }
     }
+}
+
+/// Headers some frameworks honour to turn one method into another.
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// Whether a request asks for another method than the one it uses: a method-override header,
+/// or a `_method` parameter in its raw `query`.
+pub fn has_method_override(headers: &HeaderMap, query: Option<&str>) -> bool {
+    METHOD_OVERRIDE_HEADERS.iter().any(|name| headers.contains_key(*name))
+        || query.is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("_method")))
 }
 
 /// Methods a Read Access token may use.

@@ -24,11 +24,7 @@ pub enum BearerError {
 /// `query` is the raw query string: a token there (`access_token=`) is refused, as is a
 /// form-encoded body, which the caller signals with `content_type`.
 pub fn credential<'h>(headers: &'h HeaderMap, query: Option<&str>) -> Result<&'h str, BearerError> {
-    if query.is_some_and(query_has_access_token) {
-        return Err(BearerError::InvalidRequest(
-            "tokens are accepted only in the Authorization header",
-        ));
-    }
+    refuse_query_token(query)?;
     if headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -42,6 +38,22 @@ pub fn credential<'h>(headers: &'h HeaderMap, query: Option<&str>) -> Result<&'h
             "form-encoded bodies are not accepted; tokens go in the Authorization header",
         ));
     }
+    header_credential(headers)
+}
+
+/// Refuses a token in the raw query string (`access_token=`): 400 `invalid_request`.
+pub fn refuse_query_token(query: Option<&str>) -> Result<(), BearerError> {
+    if query.is_some_and(query_has_access_token) {
+        return Err(BearerError::InvalidRequest(
+            "tokens are accepted only in the Authorization header",
+        ));
+    }
+    Ok(())
+}
+
+/// The token of the one `Authorization` header, without the query and body checks of
+/// [`credential`]: for the gateway, whose upstreams may take form bodies of their own.
+pub fn header_credential(headers: &HeaderMap) -> Result<&str, BearerError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values.next().ok_or(BearerError::Missing)?;
     if values.next().is_some() {

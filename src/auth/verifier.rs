@@ -67,6 +67,8 @@ pub enum Rejection {
     Expired,
     /// Revoked (or a session that was ended).
     Revoked,
+    /// A user session presented where only API tokens are accepted (the gateway).
+    SessionNotAccepted,
 }
 
 impl Rejection {
@@ -78,6 +80,7 @@ impl Rejection {
             Self::Unknown => "The token is not known.",
             Self::Expired => "The token has expired.",
             Self::Revoked => "The token has been revoked.",
+            Self::SessionNotAccepted => "Session tokens are not accepted here; use an API token.",
         }
     }
 }

@@ -53,6 +53,12 @@ pub enum ApiError {
     /// The body is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// The gateway's upstream refused the connection or broke the exchange.
+    #[error("bad gateway")]
+    BadGateway(#[source] anyhow::Error),
+    /// The gateway's upstream did not answer in time.
+    #[error("gateway timeout")]
+    GatewayTimeout,
     /// The store did not answer: fail closed.
     #[error("store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -149,6 +155,16 @@ impl ApiError {
                 "unsupported-media-type",
                 "Request bodies must be JSON with `Content-Type: application/json`.".into(),
             ),
+            BadGateway(_) => (
+                StatusCode::BAD_GATEWAY,
+                "bad-gateway",
+                "The upstream service could not be reached.".into(),
+            ),
+            GatewayTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway-timeout",
+                "The upstream service did not answer in time.".into(),
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -187,6 +203,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             Self::Unavailable(cause) => tracing::error!(error = format!("{cause:#}"), "store unavailable"),
+            Self::BadGateway(cause) => tracing::warn!(error = format!("{cause:#}"), "upstream failed"),
             Self::Unexpected(cause) => tracing::error!(error = format!("{cause:#}"), "unexpected error"),
             _ => {}
         }

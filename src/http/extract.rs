@@ -15,9 +15,6 @@ use crate::auth::{self, Endpoint, Grant};
 use crate::metrics::Outcome;
 use crate::store::AuditContext;
 
-/// Headers some frameworks honour to turn one method into another.
-const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
-
 /// The verified credential of the request, put in its extensions by [`authenticate`].
 #[derive(Debug, Clone)]
 pub struct Principal(pub Grant);
@@ -45,13 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 
 /// Whether a request asks for another method than the one it uses.
 pub fn has_method_override(parts: &Parts) -> bool {
-    METHOD_OVERRIDE_HEADERS
-        .iter()
-        .any(|name| parts.headers.contains_key(*name))
-        || parts
-            .uri
-            .query()
-            .is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("_method")))
+    auth::access::has_method_override(&parts.headers, parts.uri.query())
 }
 
 /// Authenticates a request for `endpoint` and enforces the access rules; on success the

@@ -64,9 +64,11 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router(&state))
         .merge(tokens::router(&state))
         .merge(sessions::router(&state))
-        .fallback(|| async { ApiError::NotFound })
+        .merge(crate::gateway::router(&state))
+        .fallback_service(crate::gateway::proxy(&state))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(crate::gateway::framing::refuse_marked))
         .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

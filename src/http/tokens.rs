@@ -328,7 +328,6 @@ pub(crate) async fn regenerate_token(
     Ok((token, secret))
 }
 
-/// Describes the presented credential.
 /// Describe the presented credential: an API token or a user session.
 #[utoipa::path(get, path = "/api/token", tag = "Tokens",
     description = "Any valid credential: a Read Access token suffices.",

@@ -56,6 +56,23 @@ impl TestApp {
     /// Like [`spawn`](Self::spawn), with extra environment variables for the server process
     /// (every setting has a `PORTCULLIS_*` variable).
     pub fn spawn_with_env(env: &[(&str, &str)]) -> TestApp {
+        let (data_dir, database) = Self::data_dir_with_admin();
+        Self::start_with(data_dir, database, None, env)
+    }
+
+    /// Like [`TestApp::spawn`], with `config` written to a TOML file passed as `--config`
+    /// (through `PORTCULLIS_CONFIG`).
+    pub fn spawn_with_config(config: &str) -> TestApp {
+        let (data_dir, database) = Self::data_dir_with_admin();
+        let path = data_dir.path().join("portcullis.toml");
+        std::fs::write(&path, config).expect("write the config file");
+        let path = path.to_str().expect("a UTF-8 temporary path").to_owned();
+        Self::start_with(data_dir, database, None, &[("PORTCULLIS_CONFIG", &path)])
+    }
+
+    /// A fresh data directory (and, on PostgreSQL, database) whose store holds the
+    /// administrator, created through the CLI.
+    fn data_dir_with_admin() -> (TempDir, Option<Arc<TestDatabase>>) {
         let data_dir = TempDir::new().expect("create a temporary data directory");
         let database = backend::fresh_database();
         let out = run_cli(
@@ -83,7 +100,7 @@ impl TestApp {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        Self::start_with(data_dir, database, None, env)
+        (data_dir, database)
     }
 
     /// A server on an empty store: no user at all, so it prints the setup link.

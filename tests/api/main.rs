@@ -18,6 +18,8 @@
 //! - `backend` — which store the suite runs on: SQLite by default, PostgreSQL with
 //!   `PORTCULLIS_TEST_BACKEND=postgres` (each test in its own fresh database).
 //! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
+//! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
+//!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
 
 mod access_matrix;
@@ -25,6 +27,10 @@ mod api_docs;
 mod auth;
 mod backend;
 mod cli;
+mod gateway_forward;
+mod gateway_proxy;
+mod gateway_scenario;
+mod gateway_support;
 mod helpers;
 mod lifecycle;
 mod logs;

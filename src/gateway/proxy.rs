@@ -1,0 +1,273 @@
+//! The authenticating reverse proxy of the `[[routes]]` configuration.
+//!
+//! The path is normalised once and that one path is both matched and forwarded. Bodies stream
+//! through in both directions; upstream connections are pooled, one pool per route. The
+//! client's hop-by-hop headers, anything its `Connection` header names, its `X-Portcullis-*`
+//! headers and (by default) its `Authorization` never reach the upstream.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::{HeaderMap, StatusCode, Uri, Version};
+use axum::response::Response;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::path::{normalise, under_prefix};
+use super::route::{self, Route};
+use super::{authorise, headers};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+
+/// Paths of Portcullis' own that reach the proxy only when no API route matched them.
+const OWN: &[&str] = &["/api", "/auth", "/healthz", "/readyz", "/metrics", "/setup", "/admin"];
+
+/// How long an idle pooled connection to an upstream is kept.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+struct Upstream {
+    route: Route,
+    client: Client<HttpConnector, Body>,
+}
+
+struct Proxy {
+    state: AppState,
+    upstreams: Vec<Upstream>,
+}
+
+pub fn router(state: &AppState) -> Router {
+    let upstreams = state
+        .settings
+        .routes
+        .iter()
+        .map(|route| {
+            let mut connector = HttpConnector::new();
+            connector.set_connect_timeout(Some(route.connect_timeout));
+            connector.set_nodelay(true);
+            let client = Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(POOL_IDLE)
+                .build(connector);
+            Upstream {
+                route: route.clone(),
+                client,
+            }
+        })
+        .collect();
+    let proxy = Arc::new(Proxy {
+        state: state.clone(),
+        upstreams,
+    });
+    Router::new().fallback(forward).with_state(proxy)
+}
+
+async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Result<Response, ApiError> {
+    proxy.forward(request).await
+}
+
+impl Proxy {
+    async fn forward(&self, request: Request) -> Result<Response, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let (upstream, path) = self.resolve(parts.uri.path())?;
+        let route = &upstream.route;
+        let query = parts.uri.query();
+        let identity = authorise(&self.state, &parts.headers, query, &parts.method, route.access).await?;
+
+        let target = match query {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let mut uri = route.upstream.clone().into_parts();
+        uri.path_and_query = Some(
+            target
+                .parse()
+                .map_err(|e| ApiError::BadRequest(format!("Invalid request target: {e}.")))?,
+        );
+        let uri = Uri::from_parts(uri).map_err(|e| ApiError::Unexpected(e.into()))?;
+        let upgrade = headers::requested_upgrade(&parts.headers);
+        let client_upgrade = upgrade
+            .as_ref()
+            .and_then(|_| parts.extensions.remove::<hyper::upgrade::OnUpgrade>());
+
+        let mut outgoing = hyper::Request::new(body);
+        *outgoing.method_mut() = parts.method.clone();
+        *outgoing.uri_mut() = uri;
+        *outgoing.version_mut() = Version::HTTP_11;
+        *outgoing.headers_mut() = upstream_headers(&mut parts, route, identity.as_ref(), upgrade);
+
+        let started = std::time::Instant::now();
+        let metrics = self.state.verifier.metrics();
+        let response = match tokio::time::timeout(route.timeout, upstream.client.request(outgoing)).await {
+            Ok(Ok(response)) => response,
+            failed => {
+                let error = match failed {
+                    Ok(Err(error)) if !is_timeout(&error) => ApiError::BadGateway(
+                        anyhow::Error::new(error).context(format!("forwarding to {}", route.upstream)),
+                    ),
+                    _ => ApiError::GatewayTimeout,
+                };
+                let status = if matches!(error, ApiError::GatewayTimeout) {
+                    504
+                } else {
+                    502
+                };
+                metrics.upstream(&route.prefix, status, started.elapsed());
+                return Err(error);
+            }
+        };
+        // Time to the response head: the body streams afterwards at the client's pace.
+        metrics.upstream(&route.prefix, response.status().as_u16(), started.elapsed());
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            return switch_protocols(response, client_upgrade);
+        }
+        let (mut head, body) = response.into_parts();
+        headers::strip_hop_by_hop(&mut head.headers);
+        Ok(Response::from_parts(head, Body::new(body)))
+    }
+
+    /// The route of a raw request path, and the normal path to check and forward. The route
+    /// must be the same before and after normalisation, so `..` cannot leave a prefix.
+    fn resolve(&self, raw_path: &str) -> Result<(&Upstream, String), ApiError> {
+        let path = normalise(raw_path).map_err(|e| ApiError::BadRequest(format!("Invalid path: {e}.")))?;
+        let raw_route = route::find(self.routes(), raw_path).map(|r| r.prefix.as_str());
+        let new_route = route::find(self.routes(), &path).map(|r| r.prefix.as_str());
+        if raw_route.is_some() && raw_route != new_route {
+            return Err(ApiError::BadRequest(
+                "The path leaves the prefix it starts with.".into(),
+            ));
+        }
+        if OWN.iter().any(|own| under_prefix(&path, own)) {
+            // Portcullis' own routes did not match this path as sent; whatever it means once
+            // normalised, it is not the gateway's.
+            return Err(if path == raw_path {
+                ApiError::NotFound
+            } else {
+                ApiError::BadRequest("The path leads into Portcullis' own paths.".into())
+            });
+        }
+        let prefix = new_route.ok_or(ApiError::NotFound)?;
+        let upstream = self
+            .upstreams
+            .iter()
+            .find(|u| u.route.prefix == prefix)
+            .ok_or(ApiError::NotFound)?;
+        Ok((upstream, path))
+    }
+
+    fn routes(&self) -> &[Route] {
+        &self.state.settings.routes
+    }
+}
+
+/// The headers the upstream gets: the client's end-to-end headers, less its `X-Portcullis-*`,
+/// `Forwarded` and (by default) `Authorization`, plus the identity and forwarding headers.
+fn upstream_headers(
+    parts: &mut axum::http::request::Parts,
+    route: &Route,
+    identity: Option<&super::Identity>,
+    upgrade: Option<HeaderValue>,
+) -> HeaderMap {
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
+    let mut out = std::mem::take(&mut parts.headers);
+    headers::strip_hop_by_hop(&mut out);
+    headers::strip_portcullis(&mut out);
+    if route.strip_authorization {
+        out.remove(header::AUTHORIZATION);
+    }
+    // hyper names the upstream in `Host`.
+    out.remove(header::HOST);
+    out.remove(header::FORWARDED);
+    if let Some(identity) = identity {
+        headers::insert_identity(&mut out, identity);
+    }
+    set_forwarded(&mut out, client, host);
+    if let Some(protocol) = upgrade {
+        out.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        out.insert(header::UPGRADE, protocol);
+    }
+    out
+}
+
+/// Answers the client's upgrade with the upstream's `101` and tunnels the two connections.
+fn switch_protocols(
+    mut response: hyper::Response<hyper::body::Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Result<Response, ApiError> {
+    let Some(client_upgrade) = client_upgrade else {
+        return Err(ApiError::BadGateway(anyhow::anyhow!(
+            "the upstream switched protocols unasked"
+        )));
+    };
+    let upstream_upgrade = hyper::upgrade::on(&mut response);
+    tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+    let protocol = response.headers().get(header::UPGRADE).cloned();
+    let (mut head, _) = response.into_parts();
+    headers::strip_hop_by_hop(&mut head.headers);
+    head.headers
+        .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    if let Some(protocol) = protocol {
+        head.headers.insert(header::UPGRADE, protocol);
+    }
+    Ok(Response::from_parts(head, Body::empty()))
+}
+
+/// Replaces any client-sent `X-Forwarded-*` with what Portcullis saw itself.
+fn set_forwarded(headers: &mut HeaderMap, client: Option<String>, host: Option<HeaderValue>) {
+    const FOR: &str = "x-forwarded-for";
+    const PROTO: &str = "x-forwarded-proto";
+    const HOST: &str = "x-forwarded-host";
+    headers.remove(FOR);
+    headers.remove(HOST);
+    if let Some(value) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(FOR, value);
+    }
+    headers.insert(PROTO, HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        headers.insert(HOST, host);
+    }
+}
+
+/// Whether the client error was a connect timeout (504 rather than 502).
+fn is_timeout(error: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Copies bytes both ways between the client and the upstream after a `101 Switching Protocols`.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    let (client, upstream) = match tokio::try_join!(client, upstream) {
+        Ok(both) => both,
+        Err(error) => {
+            tracing::warn!(error = %error, "upgrading the connection failed");
+            return;
+        }
+    };
+    let mut client = TokioIo::new(client);
+    let mut upstream = TokioIo::new(upstream);
+    if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        tracing::debug!(error = %error, "upgraded connection ended");
+    }
+}
