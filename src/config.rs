@@ -38,6 +38,8 @@ pub struct Settings {
     pub last_used_flush_interval: Duration,
     /// How long a sign-in session lasts.
     pub session_ttl: Duration,
+    /// How long a web admin session may sit unused before it ends.
+    pub session_idle_timeout: Duration,
     /// Most verification results kept in memory.
     pub cache_capacity: usize,
     /// Longest time a verification result is kept.
@@ -134,6 +136,8 @@ struct TokensSection {
 struct SessionsSection {
     #[serde(default, with = "duration")]
     ttl: Option<Duration>,
+    #[serde(default, with = "duration")]
+    idle_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +175,7 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
         "last_used_flush_interval",
     ),
     ("PORTCULLIS_SESSIONS_TTL", "sessions", "ttl"),
+    ("PORTCULLIS_SESSIONS_IDLE_TIMEOUT", "sessions", "idle_timeout"),
     ("PORTCULLIS_CACHE_CAPACITY", "cache", "capacity"),
     ("PORTCULLIS_CACHE_TTL", "cache", "ttl"),
     ("PORTCULLIS_CACHE_CHANGE_POLL_INTERVAL", "cache", "change_poll_interval"),
@@ -301,6 +306,11 @@ impl Settings {
                 Duration::from_secs(10),
             )?,
             session_ttl: positive("sessions.ttl", config.sessions.ttl, Duration::from_secs(12 * 3600))?,
+            session_idle_timeout: positive(
+                "sessions.idle_timeout",
+                config.sessions.idle_timeout,
+                Duration::from_secs(30 * 60),
+            )?,
             cache_capacity: config.cache.capacity.unwrap_or(100_000),
             cache_ttl: positive("cache.ttl", config.cache.ttl, Duration::from_secs(60))?,
             change_poll_interval: positive(

@@ -32,3 +32,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod token;
+pub mod web;

@@ -41,7 +41,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{address}"));
-    announce(&public_url, store.as_ref()).await?;
+    let setup_code = announce(&public_url, store.as_ref()).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let flusher = tokio::spawn(flush_usage(
@@ -62,7 +62,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         clock,
         settings: Arc::new(settings),
     };
-    let app = http::router(state);
+    let web = crate::web::WebState::new(&state, setup_code);
+    let app = http::router(state.clone()).merge(crate::web::router(state, web));
     tracing::info!(%address, scheme, "serving");
     match tls {
         Some((config, files)) => crate::tls::serve(listener, app, files, config, shutdown_signal()).await?,
@@ -89,9 +90,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// Prints where the server listens, and the one-time setup link while no user exists.
 /// Both go to stdout, not the log: the setup code is a secret and must not be logged.
-async fn announce(public_url: &str, store: &dyn Store) -> anyhow::Result<()> {
+/// Returns the setup code, which the web admin's `/setup` page accepts once.
+async fn announce(public_url: &str, store: &dyn Store) -> anyhow::Result<Option<String>> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "Portcullis listening on {public_url}")?;
+    let mut setup_code = None;
     if store.count_users().await? == 0 {
         let code = TokenSecret::generate(&Prefix::parse("setup").expect("valid prefix"), &mut OsRandom)
             .context("reading the OS random number generator")?;
@@ -104,9 +107,10 @@ async fn announce(public_url: &str, store: &dyn Store) -> anyhow::Result<()> {
             out,
             "or on this machine: portcullis user create --admin --username NAME --email EMAIL"
         )?;
+        setup_code = Some(code.expose().to_owned());
     }
     out.flush()?;
-    Ok(())
+    Ok(setup_code)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

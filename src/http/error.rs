@@ -93,6 +93,12 @@ impl From<Invalid> for ApiError {
 }
 
 impl ApiError {
+    /// The status and the detail text a client may see (for the web admin's HTML pages).
+    pub fn status_and_detail(&self) -> (StatusCode, String) {
+        let (status, _, detail) = self.parts();
+        (status, detail)
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, String) {
         use ApiError::*;
         match self {

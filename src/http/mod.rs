@@ -3,12 +3,12 @@
 pub mod error;
 pub mod extract;
 mod health;
-mod observe;
+pub(crate) mod observe;
 pub mod openapi;
 pub mod representation;
-mod sessions;
-mod tokens;
-mod users;
+pub(crate) mod sessions;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use std::sync::Arc;
 

@@ -13,9 +13,11 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, Principal};
 use super::representation::Format;
 use crate::auth::{Endpoint, Grant};
+use crate::clock::UnixTime;
 use crate::clock::rfc3339;
 use crate::issue;
-use crate::store::{Actor, AuditContext, AuditEvent, StoreError, audit_kind};
+use crate::store::{Actor, AuditContext, AuditEvent, StoreError, User, audit_kind};
+use crate::token::TokenSecret;
 
 /// The routes: sign-in is open to anyone, sign-out needs the session itself.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -43,15 +45,29 @@ async fn sign_in(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
+    let (_, secret, expires_at) = password_sign_in(&state, &body.username, body.password, ip).await?;
+    let body = json!({ "token": secret.expose(), "expiresAt": rfc3339(expires_at) });
+    Ok(Format::Json.respond(StatusCode::CREATED, &body))
+}
+
+/// Checks a username and password and starts a fresh session, recording the outcome in the
+/// audit log (shared with the web admin's sign-in form). A wrong password, an unknown or an
+/// inactive user all give the same [`ApiError::LoginFailed`].
+pub(crate) async fn password_sign_in(
+    state: &AppState,
+    username: &str,
+    password: String,
+    ip: Option<String>,
+) -> Result<(User, TokenSecret, UnixTime), ApiError> {
     let now = state.clock.now();
-    let found = match state.store.user_for_login(&body.username).await {
+    let found = match state.store.user_for_login(username).await {
         Ok(found) => Some(found),
         Err(StoreError::NotFound) => None,
         Err(other) => return Err(other.into()),
     };
     // Verify even when the user is unknown (against a dummy hash), so timing tells nothing.
     let (user, hash) = found.map_or((None, None), |(user, hash)| (Some(user), hash));
-    let password_ok = crate::password::verify(hash, body.password).await;
+    let password_ok = crate::password::verify(hash, password).await;
     let audit = |actor| AuditContext {
         actor,
         at: now,
@@ -60,7 +76,7 @@ async fn sign_in(
     let user = match user {
         Some(user) if password_ok && user.active => user,
         _ => {
-            let details = json!({ "username": body.username.chars().take(64).collect::<String>() });
+            let details = json!({ "username": username.chars().take(64).collect::<String>() });
             let event = AuditEvent::new(audit_kind::LOGIN_FAILED, &audit(Actor::Anonymous), None, details);
             state.store.record(event).await?;
             return Err(ApiError::LoginFailed);
@@ -85,8 +101,7 @@ async fn sign_in(
         json!({}),
     );
     state.store.record(event).await?;
-    let body = json!({ "token": secret.expose(), "expiresAt": rfc3339(expires_at) });
-    Ok(Format::Json.respond(StatusCode::CREATED, &body))
+    Ok((user, secret, expires_at))
 }
 
 /// Sign out: the presented session token stops working.

@@ -18,7 +18,7 @@ use crate::auth::{Endpoint, Grant};
 use crate::clock::{UnixTime, parse_rfc3339, rfc3339};
 use crate::domain::{Access, Description, TokenName};
 use crate::issue::{self, TokenRequest};
-use crate::store::{Actor, CreatedBy, TokenChanges, TokenFilter, TokenRecord, TokenStatus};
+use crate::store::{Actor, AuditContext, CreatedBy, TokenChanges, TokenFilter, TokenRecord, TokenStatus};
 use crate::token::TokenSecret;
 
 /// JSON-LD identity of tokens.
@@ -196,7 +196,16 @@ async fn create(
         access: body.access,
         expires_at: body.expires_at.as_deref().map(|t| future_time(t, now)).transpose()?,
     };
-    let audit = client.audit(&principal, &state);
+    let (token, secret) = create_token(&state, request, client.audit(&principal, &state)).await?;
+    Ok(with_secret(&state, format, StatusCode::CREATED, token, &secret))
+}
+
+/// Issues a token recorded as created by the acting user (shared with the web admin).
+pub(crate) async fn create_token(
+    state: &AppState,
+    request: TokenRequest,
+    audit: AuditContext,
+) -> Result<(TokenRecord, TokenSecret), ApiError> {
     let created_by = match &audit.actor {
         Actor::User { id, username } => Some(CreatedBy {
             id: *id,
@@ -204,15 +213,14 @@ async fn create(
         }),
         _ => None,
     };
-    let (token, secret) = issue::issue_token(
+    Ok(issue::issue_token(
         state.store.as_ref(),
         &state.settings.token_prefix,
         request,
         created_by,
         audit,
     )
-    .await?;
-    Ok(with_secret(&state, format, StatusCode::CREATED, token, &secret))
+    .await?)
 }
 
 /// Fields to change; `expiresAt: null` removes the expiry.
@@ -249,12 +257,20 @@ async fn update(
             .map(|e| e.as_deref().map(|t| future_time(t, now)).transpose())
             .transpose()?,
     };
-    let token = state
-        .store
-        .update_token(id, changes, client.audit(&principal, &state))
-        .await?;
-    state.verifier.invalidate();
+    let token = update_token(&state, id, changes, client.audit(&principal, &state)).await?;
     Ok(TOKENS.item(format, StatusCode::OK, id, view(&state, token)))
+}
+
+/// Changes a token's metadata and drops cached verifications (shared with the web admin).
+pub(crate) async fn update_token(
+    state: &AppState,
+    id: i64,
+    changes: TokenChanges,
+    audit: AuditContext,
+) -> Result<TokenRecord, ApiError> {
+    let token = state.store.update_token(id, changes, audit).await?;
+    state.verifier.invalidate();
+    Ok(token)
 }
 
 /// Revoke a token: it is refused from the next request on. Revoking twice is harmless.
@@ -268,9 +284,15 @@ async fn revoke(
     client: ClientIp,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    state.store.revoke_token(id, client.audit(&principal, &state)).await?;
-    state.verifier.invalidate();
+    revoke_token(&state, id, client.audit(&principal, &state)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revokes a token so that its very next use is refused (shared with the web admin).
+pub(crate) async fn revoke_token(state: &AppState, id: i64, audit: AuditContext) -> Result<TokenRecord, ApiError> {
+    let token = state.store.revoke_token(id, audit).await?;
+    state.verifier.invalidate();
+    Ok(token)
 }
 
 /// Give a token a new secret (in `token`, in this response only); the old one stops working.
@@ -286,15 +308,24 @@ async fn regenerate(
     format: Format,
     Id(id): Id,
 ) -> Result<Response, ApiError> {
+    let (token, secret) = regenerate_token(&state, id, client.audit(&principal, &state)).await?;
+    Ok(with_secret(&state, format, StatusCode::OK, token, &secret))
+}
+
+/// Gives an unexpired, unrevoked token a new secret (shared with the web admin).
+pub(crate) async fn regenerate_token(
+    state: &AppState,
+    id: i64,
+    audit: AuditContext,
+) -> Result<(TokenRecord, TokenSecret), ApiError> {
     if state.store.token(id).await?.status(state.clock.now()) == TokenStatus::Expired {
         return Err(ApiError::Conflict(
             "an expired token cannot be regenerated; extend its expiry first".into(),
         ));
     }
-    let audit = client.audit(&principal, &state);
     let (token, secret) = issue::reissue_token(state.store.as_ref(), &state.settings.token_prefix, id, audit).await?;
     state.verifier.invalidate();
-    Ok(with_secret(&state, format, StatusCode::OK, token, &secret))
+    Ok((token, secret))
 }
 
 /// Describe the presented credential: an API token or a user session.

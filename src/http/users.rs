@@ -250,18 +250,30 @@ async fn apply(
         active: body.active.unwrap_or(current.active),
         admin: body.admin.unwrap_or(current.admin),
     };
+    let audit = client.audit(&principal, &state);
+    let user = change_user(&state, &principal, &method, &current, changes, audit).await?;
+    Ok(respond(format, StatusCode::OK, user))
+}
+
+/// Applies `changes` to `current` under the rules the API and the web admin share: touching
+/// an admin or the admin role needs an admin session, and the last active admin stays one.
+pub(crate) async fn change_user(
+    state: &AppState,
+    principal: &Principal,
+    method: &Method,
+    current: &User,
+    changes: UserChanges,
+    audit: crate::store::AuditContext,
+) -> Result<User, ApiError> {
     if current.admin || changes.admin != current.admin {
-        principal.require(&method, Endpoint::AdminRights)?;
+        principal.require(method, Endpoint::AdminRights)?;
     }
     if current.admin && current.active && !(changes.admin && changes.active) {
-        ensure_another_admin(&state).await?;
+        ensure_another_admin(state).await?;
     }
-    let user = state
-        .store
-        .update_user(id, changes, client.audit(&principal, &state))
-        .await?;
+    let user = state.store.update_user(current.id, changes, audit).await?;
     state.verifier.invalidate();
-    Ok(respond(format, StatusCode::OK, user))
+    Ok(user)
 }
 
 /// Delete a user. Their sessions end; tokens they created stay.
@@ -289,7 +301,7 @@ async fn remove(
 }
 
 /// Refuses to remove the last active administrator: nobody could manage tokens afterwards.
-async fn ensure_another_admin(state: &AppState) -> Result<(), ApiError> {
+pub(crate) async fn ensure_another_admin(state: &AppState) -> Result<(), ApiError> {
     if state.store.count_active_admins().await? <= 1 {
         return Err(ApiError::Conflict(
             "this is the last active administrator; make another user an administrator first".into(),

@@ -20,6 +20,7 @@
 //! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
 //!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
+//! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
 
 mod access_matrix;
 mod api_docs;
@@ -42,3 +43,6 @@ mod sessions;
 mod tls;
 mod tokens;
 mod users;
+mod web;
+mod web_driver;
+mod web_http;
