@@ -48,6 +48,7 @@ pub fn page(title: &str, user: &SignedIn, section: Section, body: Markup) -> Res
                             }
                         }
                         a.navlink href="/admin/audit" aria-current=[current(Section::Audit)] { "Audit log" }
+                        a.navlink href="/api/docs" { "API docs" }
                     }
                     div.me {
                         span.who { (user.username) @if user.admin { " " span.badge.admin { "Admin" } } }

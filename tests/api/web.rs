@@ -556,3 +556,68 @@ async fn gallery() {
     };
     scenario(&browser, &app, "gallery", steps).await;
 }
+
+/// Waits until the text of `css` is non-empty, and returns it.
+async fn wait_for_text(browser: &Browser, css: &str) -> Result<String, String> {
+    let started = Instant::now();
+    loop {
+        let text = browser.text(css).await?;
+        if !text.trim().is_empty() && !text.contains("Sending") {
+            return Ok(text);
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("`{css}` stayed empty"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_api_reference_page_authorizes_with_a_token_and_tries_requests_from_the_browser() {
+    let Some(browser) = browser_for("api reference page").await else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let (_, read) = app.create_token("read").await;
+    scenario(&browser, &app, "api-docs", async {
+        // The web admin links to the reference.
+        sign_in(&browser, &app, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+        browser.click("a.navlink[href='/api/docs']").await?;
+        wait_for_url(&browser, "/api/docs").await?;
+        browser.find("details#get-api-users").await?;
+        ensure!(
+            browser.text("details#post-api-tokens .access").await? == "Admin session",
+            "token management is labelled as needing an administrator's session"
+        );
+
+        // Without a token, "try it" gets the 401 challenge.
+        browser.click("details#get-api-users > summary").await?;
+        browser.click("details#get-api-users button[type=submit]").await?;
+        let status = wait_for_text(&browser, "details#get-api-users .output p").await?;
+        ensure!(status.starts_with("401"), "unauthorized try-it: {status}");
+
+        // Authorize with a Read Access token: reads work, writes are refused.
+        browser.click("#authorize").await?;
+        browser.fill("#auth-token", &read).await?;
+        browser.click("#auth-save").await?;
+        ensure!(
+            browser.text("#auth-state").await?.starts_with("Authorized"),
+            "the page says it is authorized"
+        );
+        browser.click("details#get-api-users button[type=submit]").await?;
+        let status = wait_for_text(&browser, "details#get-api-users .output p").await?;
+        ensure!(status.starts_with("200"), "GET /api/users with a read token: {status}");
+        let body = browser.text("details#get-api-users .response-body").await?;
+        ensure!(
+            body.contains("\"username\": \"admin\""),
+            "the response body is shown: {body}"
+        );
+
+        browser.click("details#post-api-users > summary").await?;
+        browser.click("details#post-api-users button[type=submit]").await?;
+        let status = wait_for_text(&browser, "details#post-api-users .output p").await?;
+        ensure!(status.starts_with("403"), "POST /api/users with a read token: {status}");
+        Ok(())
+    })
+    .await;
+}
