@@ -516,7 +516,7 @@ async fn the_pages_work_at_phone_width() {
 /// `target/screenshots/gallery/`, to look at after changing the pages
 /// (`cargo test --test api gallery -- --ignored`).
 #[tokio::test]
-#[ignore]
+#[ignore = "a tool for looking at the pages, not a check: run with -- --ignored"]
 async fn gallery() {
     let Some(browser) = browser_for("the gallery").await else {
         return;
