@@ -52,7 +52,30 @@ pub struct WebState {
     idle_timeout: i64,
     /// Whether cookies carry `Secure` (the public URL is https, or Portcullis serves TLS).
     secure_cookies: bool,
+    /// "New token" forms already sent (form id → the token they created, once created), so a
+    /// reload of the "token created" page cannot create a second token.
+    sent_forms: Mutex<HashMap<String, SentForm>>,
 }
+
+/// What became of a sent "New token" form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentForm {
+    /// Being handled right now.
+    Pending { at: UnixTime },
+    /// It created this token.
+    Created { token_id: i64, at: UnixTime },
+}
+
+impl SentForm {
+    fn at(self) -> UnixTime {
+        match self {
+            Self::Pending { at } | Self::Created { at, .. } => at,
+        }
+    }
+}
+
+/// How long a sent form is remembered.
+const SENT_FORM_MEMORY: i64 = 3600;
 
 impl WebState {
     /// The web admin's state for a server that printed `setup_code` (if any).
@@ -69,7 +92,30 @@ impl WebState {
             activity: Mutex::default(),
             idle_timeout: app.settings.session_idle_timeout.as_secs().max(1) as i64,
             secure_cookies,
+            sent_forms: Mutex::default(),
         }
+    }
+
+    /// Claims a "New token" form id: `Ok` the first time, or what became of the earlier send.
+    pub fn claim_form(&self, form_id: &str, now: UnixTime) -> Result<(), SentForm> {
+        let mut sent = self.sent_forms.lock().unwrap_or_else(|p| p.into_inner());
+        sent.retain(|_, form| now - form.at() < SENT_FORM_MEMORY);
+        match sent.get(form_id) {
+            Some(earlier) => Err(*earlier),
+            None => {
+                sent.insert(form_id.to_owned(), SentForm::Pending { at: now });
+                Ok(())
+            }
+        }
+    }
+
+    /// Records what a claimed form created, or forgets the claim when it created nothing.
+    pub fn settle_form(&self, form_id: &str, token_id: Option<i64>, now: UnixTime) {
+        let mut sent = self.sent_forms.lock().unwrap_or_else(|p| p.into_inner());
+        match token_id {
+            Some(token_id) => sent.insert(form_id.to_owned(), SentForm::Created { token_id, at: now }),
+            None => sent.remove(form_id),
+        };
     }
 }
 

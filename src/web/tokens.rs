@@ -318,16 +318,26 @@ struct NewToken {
     expiry: String,
     #[serde(default)]
     expires_on: String,
+    /// A random id per rendered form, so sending the same form twice creates one token.
+    #[serde(default)]
+    form_id: String,
 }
 
 impl Default for NewToken {
     fn default() -> Self {
+        let mut bytes = [0u8; 16];
+        // Without randomness the form still works; it only loses its protection against
+        // being sent twice, which `create` then does not check.
+        let form_id = getrandom::getrandom(&mut bytes)
+            .map(|()| hex::encode(bytes))
+            .unwrap_or_default();
         Self {
             name: String::new(),
             description: String::new(),
             access: "read".into(),
             expiry: "30d".into(),
             expires_on: String::new(),
+            form_id,
         }
     }
 }
@@ -348,6 +358,7 @@ fn new_token_page(user: &SignedIn, form: &NewToken, error: Option<&str>) -> Resp
             @if let Some(error) = error { (layout::notice("error", error)) }
             form.stack method="post" action="/admin/tokens" {
                 (layout::csrf(user))
+                input type="hidden" name="form_id" value=(form.form_id);
                 label for="name" { "Name" }
                 input #name name="name" required maxlength="100" value=(form.name) autofocus
                     placeholder="e.g. Nightly product export" aria-describedby="name-help";
@@ -499,10 +510,46 @@ async fn create(
             return Ok(response);
         }
     };
-    let (token, secret) = api::create_token(&web.app, request, user.audit(&web, client)).await?;
+    let now = web.app.clock.now();
+    let form_id = form.form_id.as_str();
+    if !form_id.is_empty() {
+        if let Err(earlier) = web.web.claim_form(form_id, now) {
+            return Ok(already_sent(&user, earlier));
+        }
+    }
+    let created = api::create_token(&web.app, request, user.audit(&web, client)).await;
+    if !form_id.is_empty() {
+        web.web
+            .settle_form(form_id, created.as_ref().ok().map(|(token, _)| token.id), now);
+    }
+    let (token, secret) = created?;
     let mut response = secret_page(&web, &user, &headers, &token, &secret, "Token created");
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
+}
+
+/// The answer to a "New token" form sent again (a reload of the "token created" page): no
+/// second token, and a pointer to the first one, whose secret was shown once.
+fn already_sent(user: &SignedIn, earlier: super::SentForm) -> Response {
+    let body = html! {
+        nav.crumbs aria-label="Breadcrumb" { a href="/admin/tokens" { "API tokens" } " / Already created" }
+        section.card.form-card {
+            h1 { "This form was already sent" }
+            @match earlier {
+                super::SentForm::Created { token_id, .. } => {
+                    p { "It created " a href={ "/admin/tokens/" (token_id) } { "this token" } ", and no second one. "
+                        "Its secret was shown once and cannot be shown again; if you did not copy it, regenerate the token." }
+                }
+                super::SentForm::Pending { .. } => {
+                    p { "It is still being handled; no second token was created. Look for it in the " a href="/admin/tokens" { "token list" } "." }
+                }
+            }
+            div.buttons { a.button href="/admin/tokens/new" { "New token" } }
+        }
+    };
+    let mut response = layout::page("Already created", user, Section::Tokens, body);
+    *response.status_mut() = StatusCode::CONFLICT;
+    response
 }
 
 fn details(web: &Web, token: &TokenRecord) -> Markup {

@@ -569,3 +569,36 @@ async fn the_audit_log_is_paginated() {
         "unreadable paging falls back to the first page of every kind"
     );
 }
+
+#[tokio::test]
+async fn sending_the_new_token_form_twice_creates_one_token() {
+    let app = TestApp::spawn();
+    let (cookie, _) = sign_in(&app, ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let csrf = csrf(&app, &cookie).await;
+    let page = get_page(&app, "/admin/tokens/new", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("name=\"form_id\" value=\"").expect("a form id") + 22;
+    let form_id = &page[start..start + 32];
+    let body = format!("csrf={csrf}&form_id={form_id}&name=reload&description=&access=read&expiry=30d&expires_on=");
+
+    let first = post_form(&app, "/admin/tokens", Some(&cookie), &body).await;
+    assert_eq!(first.status(), 201, "the first send creates the token");
+    let again = post_form(&app, "/admin/tokens", Some(&cookie), &body).await;
+    assert_eq!(
+        again.status(),
+        409,
+        "a reload of the 'token created' page creates nothing"
+    );
+    let text = again.text().await.unwrap();
+    assert!(
+        text.contains("already sent") && text.contains("/admin/tokens/1"),
+        "{text}"
+    );
+    assert!(!text.contains("won't see it again"), "no second secret: {text}");
+
+    let session = app.admin_session().await;
+    assert_eq!(app.total_items("/api/tokens", &session).await, 1, "one token");
+}
