@@ -586,6 +586,10 @@ async fn sending_the_new_token_form_twice_creates_one_token() {
 
     let first = post_form(&app, "/admin/tokens", Some(&cookie), &body).await;
     assert_eq!(first.status(), 201, "the first send creates the token");
+    assert!(
+        first.text().await.unwrap().contains("won't see it again"),
+        "the secret is shown once"
+    );
     let again = post_form(&app, "/admin/tokens", Some(&cookie), &body).await;
     assert_eq!(
         again.status(),
