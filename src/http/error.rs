@@ -139,7 +139,7 @@ impl ApiError {
                 "not-found",
                 "No resource at this address.".into(),
             ),
-            Conflict(why) => (StatusCode::CONFLICT, "conflict", capitalise(why)),
+            Conflict(why) => (StatusCode::CONFLICT, "conflict", sentence(why)),
             MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -192,7 +192,9 @@ impl ApiError {
     }
 }
 
-fn capitalise(text: &str) -> String {
+/// `text` as a sentence: a capital first letter and a full stop. Shared by the web admin's
+/// messages.
+pub(crate) fn sentence(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
         format!("{}{}.", first.to_uppercase(), chars.as_str())

@@ -124,7 +124,7 @@ async fn setup(State(web): State<Web>, client: ClientIp, Form(form): Form<SetupF
     })();
     let (username, email, password) = match parsed {
         Ok(parsed) => parsed,
-        Err(invalid_field) => return Ok(invalid(capitalised(&invalid_field.to_string()))),
+        Err(invalid_field) => return Ok(invalid(crate::http::error::sentence(&invalid_field.to_string()))),
     };
     let hash = crate::password::hash(password).await.map_err(ApiError::Unexpected)?;
     // Take the code before creating the user, so two racing requests cannot both use it.
@@ -158,13 +158,6 @@ async fn setup(State(web): State<Web>, client: ClientIp, Form(form): Form<SetupF
         return Err(error.into());
     }
     Ok(Redirect::to("/admin/login?welcome=1").into_response())
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| format!("{}{}.", c.to_uppercase(), chars.as_str()))
 }
 
 #[derive(Deserialize)]

@@ -163,14 +163,6 @@ async fn new_form(user: SignedIn) -> Result<Response, WebError> {
     Ok(new_user_page(&user, &NewUserForm::default(), None))
 }
 
-fn capitalised(error: &Invalid) -> String {
-    let text = error.to_string();
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| format!("{}{}.", c.to_uppercase(), chars.as_str()))
-}
-
 async fn create(
     State(web): State<Web>,
     user: SignedIn,
@@ -190,7 +182,7 @@ async fn create(
     let (username, email, first_name, last_name, password) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => {
-            let mut response = new_user_page(&user, &form, Some(&capitalised(&error)));
+            let mut response = new_user_page(&user, &form, Some(&crate::http::error::sentence(&error.to_string())));
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(response);
         }
