@@ -46,6 +46,8 @@ pub struct Settings {
     pub change_poll_interval: Duration,
     /// The gateway's reverse-proxy routes, longest prefix first.
     pub routes: Vec<crate::gateway::Route>,
+    /// Per-token rate limits: the two windows and their default limits (`[rate_limits]`).
+    pub rate_limits: crate::auth::RateLimits,
 }
 
 /// How log lines are written.
@@ -94,6 +96,21 @@ struct FileConfig {
     postgres: PostgresSection,
     #[serde(default)]
     routes: Vec<crate::gateway::RouteConfig>,
+    #[serde(default)]
+    rate_limits: RateLimitsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitsSection {
+    /// `false` turns the defaults off; tokens with their own limits keep them.
+    enabled: Option<bool>,
+    short_limit: Option<u32>,
+    #[serde(default, with = "duration")]
+    short_window: Option<Duration>,
+    long_limit: Option<u32>,
+    #[serde(default, with = "duration")]
+    long_window: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +200,11 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
         "postgres",
         "listener_heartbeat",
     ),
+    ("PORTCULLIS_RATE_LIMITS_ENABLED", "rate_limits", "enabled"),
+    ("PORTCULLIS_RATE_LIMITS_SHORT_LIMIT", "rate_limits", "short_limit"),
+    ("PORTCULLIS_RATE_LIMITS_SHORT_WINDOW", "rate_limits", "short_window"),
+    ("PORTCULLIS_RATE_LIMITS_LONG_LIMIT", "rate_limits", "long_limit"),
+    ("PORTCULLIS_RATE_LIMITS_LONG_WINDOW", "rate_limits", "long_window"),
 ];
 
 impl Settings {
@@ -203,7 +225,9 @@ impl Settings {
                 // fails deserialisation with a message naming what was expected.
                 let value = match (*key, value.parse::<i64>(), value.parse::<bool>()) {
                     ("capacity" | "max_connections", Ok(n), _) => toml::Value::Integer(n),
+                    ("short_limit" | "long_limit", Ok(n), _) => toml::Value::Integer(n),
                     ("require_token", _, Ok(b)) => toml::Value::Boolean(b),
+                    ("enabled", _, Ok(b)) => toml::Value::Boolean(b),
                     _ => toml::Value::String(value),
                 };
                 let target = if section.is_empty() {
@@ -254,7 +278,9 @@ impl Settings {
             }
             Ok(value)
         };
+        let rate_limits = rate_limits(&config.rate_limits)?;
         Ok(Self {
+            rate_limits,
             data_dir,
             database,
             listen: overrides
@@ -313,9 +339,68 @@ impl Settings {
     }
 }
 
+/// Resolves `[rate_limits]`: windows of whole seconds (at least one, the long one longer
+/// than the short one) and limits of at least one request.
+fn rate_limits(section: &RateLimitsSection) -> anyhow::Result<crate::auth::RateLimits> {
+    let defaults = crate::auth::RateLimits::default();
+    let seconds = |name: &str, value: Option<Duration>, default: u32| -> anyhow::Result<u32> {
+        let Some(value) = value else { return Ok(default) };
+        if value.subsec_nanos() != 0 || value.is_zero() {
+            bail!("rate_limits.{name} must be a whole number of seconds, at least 1s");
+        }
+        u32::try_from(value.as_secs()).map_err(|_| anyhow::anyhow!("rate_limits.{name} is too long"))
+    };
+    let short_seconds = seconds("short_window", section.short_window, defaults.short_seconds)?;
+    let long_seconds = seconds("long_window", section.long_window, defaults.long_seconds)?;
+    if long_seconds <= short_seconds {
+        bail!("rate_limits.long_window must be longer than rate_limits.short_window");
+    }
+    let limit = |name: &str, value: Option<u32>, default: Option<u32>| -> anyhow::Result<Option<u32>> {
+        match value {
+            Some(0) => bail!("rate_limits.{name} must be at least 1 (set enabled = false to turn limits off)"),
+            Some(n) => Ok(Some(n)),
+            None => Ok(default),
+        }
+    };
+    let enabled = section.enabled.unwrap_or(true);
+    let short_limit = limit("short_limit", section.short_limit, defaults.short_limit)?;
+    let long_limit = limit("long_limit", section.long_limit, defaults.long_limit)?;
+    Ok(crate::auth::RateLimits {
+        short_seconds,
+        long_seconds,
+        short_limit: short_limit.filter(|_| enabled),
+        long_limit: long_limit.filter(|_| enabled),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limits_default_to_quables_and_can_be_changed_or_turned_off() {
+        let defaults = from_toml("").unwrap().rate_limits;
+        assert_eq!(defaults, crate::auth::RateLimits::default());
+        assert_eq!((defaults.short_limit, defaults.short_seconds), (Some(6000), 600));
+        assert_eq!((defaults.long_limit, defaults.long_seconds), (Some(300_000), 86_400));
+        let set =
+            from_toml("[rate_limits]\nshort_limit = 5\nshort_window = \"1m\"\nlong_limit = 50\nlong_window = \"1h\"")
+                .unwrap()
+                .rate_limits;
+        assert_eq!((set.short_limit, set.short_seconds), (Some(5), 60));
+        assert_eq!((set.long_limit, set.long_seconds), (Some(50), 3600));
+        let off = from_toml("[rate_limits]\nenabled = false").unwrap().rate_limits;
+        assert_eq!((off.short_limit, off.long_limit), (None, None));
+        for (text, expected) in [
+            ("[rate_limits]\nshort_limit = 0", "short_limit"),
+            ("[rate_limits]\nshort_window = \"1500ms\"", "short_window"),
+            ("[rate_limits]\nlong_window = \"5m\"", "long_window"),
+            ("[rate_limits]\nburst = 3", "burst"),
+        ] {
+            let error = from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?} gave {error:?}");
+        }
+    }
 
     fn from_toml(text: &str) -> anyhow::Result<Settings> {
         let config = FileConfig::deserialize(toml::Value::Table(text.parse()?))

@@ -15,6 +15,7 @@ pub struct TokenRequest {
     pub description: Description,
     pub access: Access,
     pub expires_at: Option<UnixTime>,
+    pub rate_limit: crate::auth::TokenRateLimit,
 }
 
 fn fresh_secret(prefix: &Prefix) -> StoreResult<TokenSecret> {
@@ -41,6 +42,7 @@ pub async fn issue_token(
         access: request.access,
         created_by,
         expires_at: request.expires_at,
+        rate_limit: request.rate_limit,
     };
     let record = store.create_token(token, audit).await?;
     Ok((record, secret))

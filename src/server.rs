@@ -22,12 +22,15 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = store::open(&settings).await?;
     store.migrate().await.context("applying database migrations")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let verifier = Arc::new(Verifier::new(
-        store.clone(),
-        clock.clone(),
-        settings.cache_capacity,
-        settings.cache_ttl.as_secs().max(1) as i64,
-    ));
+    let verifier = Arc::new(
+        Verifier::new(
+            store.clone(),
+            clock.clone(),
+            settings.cache_capacity,
+            settings.cache_ttl.as_secs().max(1) as i64,
+        )
+        .with_rate_limits(settings.rate_limits),
+    );
     let tls = match settings.tls.clone() {
         Some(files) => Some((crate::tls::load(&files)?, files)),
         None => None,

@@ -4,10 +4,12 @@
 pub mod access;
 pub mod bearer;
 pub mod cache;
+pub mod rate_limit;
 pub mod verifier;
 
 pub use access::{Credential, Endpoint, Needed, decide};
 pub use bearer::{BearerError, credential};
+pub use rate_limit::{Limited, Quota, RateLimits, TokenRateLimit};
 pub use verifier::{Grant, Rejection, Verifier};
 
 impl Grant {

@@ -10,6 +10,7 @@ use crate::store::{Store, StoreResult};
 use crate::token::{FormatError, PresentedToken};
 
 use super::cache::VerificationCache;
+use super::rate_limit::{Limited, Quota, RateLimiter, RateLimits, TokenRateLimit};
 
 /// What the store knows about a digest; cached as is, judged against the clock on each use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,7 @@ pub enum Lookup {
         access: Access,
         expires_at: Option<UnixTime>,
         revoked: bool,
+        rate_limit: TokenRateLimit,
     },
     /// A live session of an active user.
     Session {
@@ -43,6 +45,7 @@ pub enum Grant {
         name: Arc<str>,
         access: Access,
         expires_at: Option<UnixTime>,
+        rate_limit: TokenRateLimit,
     },
     /// A signed-in user.
     Session {
@@ -93,6 +96,7 @@ pub struct Verifier {
     /// Token id → latest use, written to the store in batches by [`flush_usage`](Self::flush_usage).
     usage: Mutex<HashMap<i64, UnixTime>>,
     metrics: Arc<Metrics>,
+    limiter: RateLimiter,
 }
 
 impl Verifier {
@@ -104,7 +108,30 @@ impl Verifier {
             cache: VerificationCache::new(capacity, ttl_seconds),
             usage: Mutex::default(),
             metrics: Arc::default(),
+            limiter: RateLimiter::new(RateLimits::default()),
         }
+    }
+
+    /// The same verifier judging tokens against `limits` (the default is Quable's).
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limiter = RateLimiter::new(limits);
+        self
+    }
+
+    /// The per-token rate limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// Counts a verified request against its token's rate limits. Sessions are not limited
+    /// (`Ok(None)`), nor are tokens whose limits are off. A refusal is counted in the metrics.
+    pub fn admit(&self, grant: &Grant) -> Result<Option<Quota>, Limited> {
+        let Grant::Token { id, rate_limit, .. } = grant else {
+            return Ok(None);
+        };
+        self.limiter
+            .check(*id, *rate_limit, self.clock.now())
+            .inspect_err(|_| self.metrics.verification(Outcome::RateLimited))
     }
 
     /// The metrics this verifier records into (shared with the HTTP layer).
@@ -172,6 +199,7 @@ impl Verifier {
                     access: t.access,
                     expires_at: t.expires_at,
                     revoked: t.revoked_at.is_some(),
+                    rate_limit: t.rate_limit,
                 })
         })
     }
@@ -190,6 +218,7 @@ impl Verifier {
                 access,
                 expires_at,
                 revoked: false,
+                rate_limit,
             } => {
                 self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(id, now);
                 Ok(Grant::Token {
@@ -197,6 +226,7 @@ impl Verifier {
                     name,
                     access,
                     expires_at,
+                    rate_limit,
                 })
             }
             Lookup::Session {
@@ -236,6 +266,8 @@ impl Verifier {
         let batch: Vec<(i64, UnixTime)> = std::mem::take(&mut *self.usage.lock().unwrap_or_else(|p| p.into_inner()))
             .into_iter()
             .collect();
+        // Piggybacks on the flusher's schedule to bound the limiter's memory.
+        self.limiter.prune(self.clock.now());
         if batch.is_empty() {
             return Ok(0);
         }
@@ -287,6 +319,7 @@ mod tests {
             description: Description::parse("").unwrap(),
             access: Access::Read,
             expires_at,
+            rate_limit: TokenRateLimit::Default,
         };
         let (record, secret) = issue_token(store, &Prefix::default(), request, None, audit())
             .await

@@ -5,12 +5,13 @@ use serde_json::Value;
 
 use super::output::{self, or_dash};
 use super::{cli_audit, open_store};
+use crate::auth::TokenRateLimit;
 use crate::clock::{Clock, SystemClock, rfc3339};
 use crate::config::Settings;
 use crate::domain::{Access, Description, TokenName};
 use crate::http::TokenView;
 use crate::issue::{self, TokenRequest};
-use crate::store::{PageRequest, StoreError, TokenFilter, TokenRecord};
+use crate::store::{PageRequest, StoreError, TokenChanges, TokenFilter, TokenRecord};
 use crate::token::TokenSecret;
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +36,12 @@ pub enum TokenCommand {
     },
     /// Revoke a token; it is refused from the next request on.
     Revoke { id: i64 },
+    /// Set a token's rate limit: default, off, or SHORT,LONG (requests per short and long window).
+    RateLimit {
+        id: i64,
+        #[arg(value_parser = TokenRateLimit::parse, value_name = "default|off|SHORT,LONG")]
+        limit: TokenRateLimit,
+    },
     /// Give a token a new secret, printed once; the old secret stops working.
     Regenerate {
         id: i64,
@@ -73,6 +80,10 @@ pub struct CreateArgs {
     /// never, a duration (30d, 12h), a date (2027-06-01) or an RFC 3339 time.
     #[arg(long, default_value = "never")]
     expires: String,
+    /// default (the [rate_limits] of the configuration), off, or SHORT,LONG: requests per
+    /// short window (10 minutes by default) and per long window (24 hours by default).
+    #[arg(long, value_parser = TokenRateLimit::parse, default_value = "default", value_name = "default|off|SHORT,LONG")]
+    rate_limit: TokenRateLimit,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -118,6 +129,7 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
                 description: Description::parse(&args.description)?,
                 access: args.access,
                 expires_at: issue::parse_expiry(&args.expires, now).map_err(anyhow::Error::msg)?,
+                rate_limit: args.rate_limit,
             };
             let (token, secret) =
                 issue::issue_token(store.as_ref(), &settings.token_prefix, request, None, cli_audit()).await?;
@@ -182,7 +194,10 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
                         let text = match value {
                             Value::String(s) => s,
                             Value::Null => "-".into(),
-                            Value::Object(o) => o.get("username").and_then(Value::as_str).unwrap_or("-").to_owned(),
+                            Value::Object(o) => match o.get("username").and_then(Value::as_str) {
+                                Some(username) => username.to_owned(),
+                                None => Value::Object(o).to_string(),
+                            },
                             other => other.to_string(),
                         };
                         println!("{key:<12} {text}");
@@ -194,6 +209,25 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
         TokenCommand::Revoke { id } => {
             let token = store.revoke_token(id, cli_audit()).await.map_err(not_found(id))?;
             println!("Token {id} (\"{}\") is revoked.", token.name);
+            Ok(())
+        }
+        TokenCommand::RateLimit { id, limit } => {
+            let changes = TokenChanges {
+                rate_limit: Some(limit),
+                ..TokenChanges::default()
+            };
+            store
+                .update_token(id, changes, cli_audit())
+                .await
+                .map_err(not_found(id))?;
+            let text = match limit {
+                TokenRateLimit::Default => "the configured defaults".to_owned(),
+                TokenRateLimit::Off => "no rate limit".to_owned(),
+                TokenRateLimit::Custom { short, long } => {
+                    format!("{short} requests per short window, {long} per long window")
+                }
+            };
+            println!("Token {id} now has {text}.");
             Ok(())
         }
         TokenCommand::Regenerate { id, json } => {

@@ -57,6 +57,9 @@ async fn verify(State(state): State<AppState>, request: Request) -> Result<Respo
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(identity) = identity {
         headers::insert_identity(response.headers_mut(), &identity);
+        if let Some(quota) = &identity.quota {
+            quota.write_headers(response.headers_mut());
+        }
     }
     Ok(response)
 }
@@ -77,6 +80,9 @@ async fn envoy(State(state): State<AppState>, request: Request) -> Result<Respon
     let mut response = StatusCode::OK.into_response();
     if let Some(identity) = identity {
         headers::insert_identity(response.headers_mut(), &identity);
+        if let Some(quota) = &identity.quota {
+            quota.write_headers(response.headers_mut());
+        }
     }
     Ok(response)
 }

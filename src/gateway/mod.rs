@@ -25,7 +25,7 @@ use axum::http::{HeaderMap, Method};
 
 use crate::auth::access::has_method_override;
 use crate::auth::bearer::{header_credential, refuse_query_token};
-use crate::auth::{Grant, Rejection};
+use crate::auth::{Grant, Quota, Rejection};
 use crate::domain::Access;
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -38,6 +38,8 @@ pub struct Identity {
     pub id: i64,
     pub name: Arc<str>,
     pub access: Access,
+    /// The token's rate-limit state after this request, for the `RateLimit-*` headers.
+    pub quota: Option<Quota>,
 }
 
 /// The forward-auth endpoints, to merge into the application's router.
@@ -71,10 +73,19 @@ pub async fn authorise(
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?
         .map_err(ApiError::InvalidToken)?;
-    let Grant::Token { id, name, access, .. } = grant else {
+    let Grant::Token {
+        id, ref name, access, ..
+    } = grant
+    else {
         return Err(ApiError::InvalidToken(Rejection::SessionNotAccepted));
     };
+    let quota = state.verifier.admit(&grant).map_err(ApiError::RateLimited)?;
     mode.decide(access, method, has_method_override(headers, query))
         .map_err(ApiError::InsufficientScope)?;
-    Ok(Some(Identity { id, name, access }))
+    Ok(Some(Identity {
+        id,
+        name: name.clone(),
+        access,
+        quota,
+    }))
 }

@@ -127,6 +127,9 @@ impl Proxy {
         }
         let (mut head, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut head.headers);
+        if let Some(quota) = identity.as_ref().and_then(|i| i.quota.as_ref()) {
+            quota.write_headers(&mut head.headers);
+        }
         Ok(Response::from_parts(head, Body::new(body)))
     }
 

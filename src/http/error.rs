@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::auth::{BearerError, Needed, Rejection};
+use crate::auth::{BearerError, Limited, Needed, Rejection};
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
@@ -59,6 +59,9 @@ pub enum ApiError {
     /// The gateway's upstream did not answer in time.
     #[error("gateway timeout")]
     GatewayTimeout,
+    /// The token is beyond one of its rate limits: 429 with `Retry-After` and `RateLimit-*`.
+    #[error("rate limited")]
+    RateLimited(Limited),
     /// The store did not answer: fail closed.
     #[error("store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -159,6 +162,14 @@ impl ApiError {
                 "gateway-timeout",
                 "The upstream service did not answer in time.".into(),
             ),
+            RateLimited(limited) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                format!(
+                    "This token has made too many requests ({} per {} s at most); retry in {} s.",
+                    limited.quota.limit, limited.quota.window, limited.retry_after
+                ),
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -216,6 +227,10 @@ impl IntoResponse for ApiError {
         );
         if let Some(challenge) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Self::RateLimited(limited) = &self {
+            limited.quota.write_headers(headers);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
         }
         response
     }

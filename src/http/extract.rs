@@ -6,12 +6,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{self, Endpoint, Grant};
+use crate::auth::{self, Endpoint, Grant, Quota};
 use crate::metrics::Outcome;
 use crate::store::AuditContext;
 
@@ -45,22 +45,32 @@ pub fn has_method_override(parts: &Parts) -> bool {
     auth::access::has_method_override(&parts.headers, parts.uri.query())
 }
 
-/// Authenticates a request for `endpoint` and enforces the access rules; on success the
-/// handler finds a [`Principal`] in the request.
+/// Authenticates a request for `endpoint`, counts it against the token's rate limits and
+/// enforces the access rules; on success the handler finds a [`Principal`] in the request.
+/// Every response to a rate-limited token carries its `RateLimit-*` headers.
 pub async fn authenticate(
     State((state, endpoint)): State<(AppState, Endpoint)>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let grant = authorize(&state, &parts, endpoint).await?;
-    parts.extensions.insert(Principal(grant));
-    Ok(next.run(Request::from_parts(parts, body)).await)
+    let (grant, quota) = verify(&state, &parts).await?;
+    let mut response = match decide(&state, &parts, endpoint, &grant) {
+        Ok(()) => {
+            parts.extensions.insert(Principal(grant));
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(error) => error.into_response(),
+    };
+    if let Some(quota) = quota {
+        quota.write_headers(response.headers_mut());
+    }
+    Ok(response)
 }
 
-/// Reads, verifies and judges the credential of a request; counts what was refused before
-/// or after verification (the verifier counts its own outcomes).
-async fn authorize(state: &AppState, parts: &Parts, endpoint: Endpoint) -> Result<Grant, ApiError> {
+/// Reads and verifies the credential of a request and counts it against the rate limits;
+/// counts what was refused before verification (the verifier counts its own outcomes).
+async fn verify(state: &AppState, parts: &Parts) -> Result<(Grant, Option<Quota>), ApiError> {
     let metrics = state.verifier.metrics();
     let token = auth::credential(&parts.headers, parts.uri.query()).map_err(|error| {
         metrics.verification(match error {
@@ -78,11 +88,16 @@ async fn authorize(state: &AppState, parts: &Parts, endpoint: Endpoint) -> Resul
     if let Grant::Token { id, .. } = &grant {
         tracing::Span::current().record("token_id", id);
     }
+    let quota = state.verifier.admit(&grant).map_err(ApiError::RateLimited)?;
+    Ok((grant, quota))
+}
+
+/// Judges a verified credential against the access rules of `endpoint`.
+fn decide(state: &AppState, parts: &Parts, endpoint: Endpoint, grant: &Grant) -> Result<(), ApiError> {
     auth::decide(grant.credential(), &parts.method, endpoint, has_method_override(parts)).map_err(|needed| {
-        metrics.verification(Outcome::InsufficientScope);
+        state.verifier.metrics().verification(Outcome::InsufficientScope);
         ApiError::InsufficientScope(needed)
-    })?;
-    Ok(grant)
+    })
 }
 
 /// The client's address, for the audit log.

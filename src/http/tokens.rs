@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, Id, Principal};
 use super::representation::{Format, Kind, Pagination};
-use crate::auth::{Endpoint, Grant};
+use crate::auth::{Endpoint, Grant, TokenRateLimit};
 use crate::clock::{UnixTime, parse_rfc3339, rfc3339};
 use crate::domain::{Access, Description, TokenName};
 use crate::issue::{self, TokenRequest};
@@ -57,7 +57,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 #[schema(as = Token, example = json!({
     "id": 3, "name": "nightly export", "description": "", "access": "read", "hint": "pcl_…x9Qa",
     "status": "active", "createdAt": "2026-11-29T13:39:17Z", "createdBy": {"id": 1, "username": "ada"},
-    "expiresAt": null, "lastUsedAt": null, "revokedAt": null
+    "expiresAt": null, "lastUsedAt": null, "revokedAt": null, "rateLimit": "default"
 }))]
 pub struct TokenView {
     id: i64,
@@ -76,6 +76,8 @@ pub struct TokenView {
     last_used_at: Option<String>,
     #[schema(format = DateTime)]
     revoked_at: Option<String>,
+    /// `"default"` (the installation's limits), `"off"`, or `{"short": N, "long": N}`.
+    rate_limit: TokenRateLimit,
 }
 
 impl TokenView {
@@ -93,6 +95,7 @@ impl TokenView {
             expires_at: token.expires_at.map(rfc3339),
             last_used_at: token.last_used_at.max(pending_use).map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
+            rate_limit: token.rate_limit,
         }
     }
 }
@@ -150,7 +153,7 @@ fn explicit_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String
 /// A new token; `access` defaults to `read`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"name": "nightly export", "access": "read", "expiresAt": "2027-06-01T00:00:00Z"}))]
+#[schema(example = json!({"name": "nightly export", "access": "read", "expiresAt": "2027-06-01T00:00:00Z", "rateLimit": {"short": 600, "long": 30000}}))]
 pub(super) struct CreateToken {
     name: String,
     #[serde(default)]
@@ -160,6 +163,10 @@ pub(super) struct CreateToken {
     access: Access,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
+    /// `"default"` (the installation's limits, when absent), `"off"`, or
+    /// `{"short": N, "long": N}`: requests per short and per long window.
+    #[serde(default)]
+    rate_limit: TokenRateLimit,
 }
 
 fn read_access() -> Access {
@@ -195,6 +202,7 @@ async fn create(
         description: Description::parse(&body.description)?,
         access: body.access,
         expires_at: body.expires_at.as_deref().map(|t| future_time(t, now)).transpose()?,
+        rate_limit: body.rate_limit,
     };
     let audit = client.audit(&principal, &state);
     let created_by = match &audit.actor {
@@ -225,9 +233,10 @@ pub(super) struct UpdateToken {
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Option<String>>,
+    rate_limit: Option<TokenRateLimit>,
 }
 
-/// Change a token's name, description or expiry.
+/// Change a token's name, description, expiry or rate limit.
 #[utoipa::path(patch, path = "/api/tokens/{id}", tag = "Tokens", request_body = UpdateToken, params(("id" = i64, Path, description = "Token id")),
     description = "Needs a signed-in administrator's session; no API token may manage tokens.",
     security(("bearer" = [])),
@@ -248,6 +257,7 @@ async fn update(
             .expires_at
             .map(|e| e.as_deref().map(|t| future_time(t, now)).transpose())
             .transpose()?,
+        rate_limit: body.rate_limit,
     };
     let token = state
         .store
@@ -310,6 +320,7 @@ async fn introspect(principal: Principal) -> Response {
             name,
             access,
             expires_at,
+            ..
         } => json!({
             "kind": "token", "id": id, "name": &*name, "access": access, "expiresAt": expires_at.map(rfc3339),
         }),

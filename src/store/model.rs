@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::auth::TokenRateLimit;
 use crate::clock::UnixTime;
 use crate::domain::{Access, Description, Email, PersonName, TokenName, Username};
 use crate::token::TokenDigest;
@@ -87,6 +88,8 @@ pub struct TokenRecord {
     pub expires_at: Option<UnixTime>,
     pub last_used_at: Option<UnixTime>,
     pub revoked_at: Option<UnixTime>,
+    /// Its own rate limits, or the installation's defaults, or none.
+    pub rate_limit: TokenRateLimit,
 }
 
 impl TokenRecord {
@@ -112,6 +115,7 @@ pub struct NewToken {
     pub access: Access,
     pub created_by: Option<CreatedBy>,
     pub expires_at: Option<UnixTime>,
+    pub rate_limit: TokenRateLimit,
 }
 
 /// Editable token fields; `None` leaves a field unchanged.
@@ -121,6 +125,7 @@ pub struct TokenChanges {
     pub description: Option<Description>,
     /// `Some(None)` removes the expiry.
     pub expires_at: Option<Option<UnixTime>>,
+    pub rate_limit: Option<TokenRateLimit>,
 }
 
 /// Which tokens a listing shows.

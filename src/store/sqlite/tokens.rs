@@ -5,6 +5,7 @@ use serde_json::json;
 use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable};
+use crate::auth::TokenRateLimit;
 use crate::clock::UnixTime;
 use crate::domain::Access;
 use crate::store::{
@@ -36,6 +37,11 @@ fn from_row(row: &SqliteRow) -> TokenRecord {
         expires_at: row.get("expires_at"),
         last_used_at: row.get("last_used_at"),
         revoked_at: row.get("revoked_at"),
+        rate_limit: TokenRateLimit::from_columns(
+            row.get("rate_limit_mode"),
+            row.get("rate_limit_short"),
+            row.get("rate_limit_long"),
+        ),
     }
 }
 
@@ -54,8 +60,8 @@ impl TokenStore for SqliteStore {
     async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = sqlx::query(
-            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(&token.digest.as_bytes()[..])
         .bind(&token.hint)
@@ -66,11 +72,16 @@ impl TokenStore for SqliteStore {
         .bind(token.created_by.as_ref().map(|c| c.id))
         .bind(token.created_by.as_ref().map(|c| c.username.as_str()))
         .bind(token.expires_at)
+        .bind(token.rate_limit.to_columns().0)
+        .bind(token.rate_limit.to_columns().1)
+        .bind(token.rate_limit.to_columns().2)
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
         let created = from_row(&row);
-        let details = json!({ "name": created.name, "access": created.access, "expiresAt": created.expires_at });
+        let details = json!({
+            "name": created.name, "access": created.access, "expiresAt": created.expires_at, "rateLimit": created.rate_limit,
+        });
         audit_in(
             &mut tx,
             audit_kind::TOKEN_CREATED,
@@ -121,10 +132,14 @@ impl TokenStore for SqliteStore {
             .as_ref()
             .map_or(before.description.as_str(), |d| d.as_str());
         let expires_at = changes.expires_at.unwrap_or(before.expires_at);
-        sqlx::query("UPDATE api_tokens SET name = ?, description = ?, expires_at = ? WHERE id = ?")
+        let (limit_mode, limit_short, limit_long) = changes.rate_limit.unwrap_or(before.rate_limit).to_columns();
+        sqlx::query("UPDATE api_tokens SET name = ?, description = ?, expires_at = ?, rate_limit_mode = ?, rate_limit_short = ?, rate_limit_long = ? WHERE id = ?")
             .bind(name)
             .bind(description)
             .bind(expires_at)
+            .bind(limit_mode)
+            .bind(limit_short)
+            .bind(limit_long)
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -133,6 +148,7 @@ impl TokenStore for SqliteStore {
         let details = json!({
             "name": after.name,
             "expiresAt": { "from": before.expires_at, "to": after.expires_at },
+            "rateLimit": { "from": before.rate_limit, "to": after.rate_limit },
         });
         audit_in(
             &mut tx,
