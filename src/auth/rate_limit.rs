@@ -251,11 +251,9 @@ fn retry_after(buckets: &Buckets, elapsed: u64, seconds: u64, limit: u64) -> u64
         }
     }
     // Not within this bucket: in the next one, `current` is the one ageing out.
-    let into_next = if buckets.current == 0 {
-        0
-    } else {
-        seconds - (room / buckets.current).min(seconds)
-    };
+    let into_next = room
+        .checked_div(buckets.current)
+        .map_or(0, |fits| seconds - fits.min(seconds));
     (seconds - elapsed + into_next).max(1)
 }
 
