@@ -48,6 +48,8 @@ pub struct Settings {
     pub routes: Vec<crate::gateway::Route>,
     /// Per-token rate limits: the two windows and their default limits (`[rate_limits]`).
     pub rate_limits: crate::auth::RateLimits,
+    /// When clients are blocked after failed authentications (`[failed_auth]`).
+    pub failed_auth: crate::auth::FailureLimits,
 }
 
 /// How log lines are written.
@@ -98,6 +100,24 @@ struct FileConfig {
     routes: Vec<crate::gateway::RouteConfig>,
     #[serde(default)]
     rate_limits: RateLimitsSection,
+    #[serde(default)]
+    failed_auth: FailedAuthSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailedAuthSection {
+    /// Invalid tokens per client IP within `token_window` before it is blocked (0: never).
+    token_burst: Option<u32>,
+    #[serde(default, with = "duration")]
+    token_window: Option<Duration>,
+    /// Failed sign-ins per account and client IP within `sign_in_window` (0: never).
+    sign_in_burst: Option<u32>,
+    #[serde(default, with = "duration")]
+    sign_in_window: Option<Duration>,
+    /// How long a blocked client gets 429.
+    #[serde(default, with = "duration")]
+    block: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,6 +225,11 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
     ("PORTCULLIS_RATE_LIMITS_SHORT_WINDOW", "rate_limits", "short_window"),
     ("PORTCULLIS_RATE_LIMITS_LONG_LIMIT", "rate_limits", "long_limit"),
     ("PORTCULLIS_RATE_LIMITS_LONG_WINDOW", "rate_limits", "long_window"),
+    ("PORTCULLIS_FAILED_AUTH_TOKEN_BURST", "failed_auth", "token_burst"),
+    ("PORTCULLIS_FAILED_AUTH_TOKEN_WINDOW", "failed_auth", "token_window"),
+    ("PORTCULLIS_FAILED_AUTH_SIGN_IN_BURST", "failed_auth", "sign_in_burst"),
+    ("PORTCULLIS_FAILED_AUTH_SIGN_IN_WINDOW", "failed_auth", "sign_in_window"),
+    ("PORTCULLIS_FAILED_AUTH_BLOCK", "failed_auth", "block"),
 ];
 
 impl Settings {
@@ -225,7 +250,9 @@ impl Settings {
                 // fails deserialisation with a message naming what was expected.
                 let value = match (*key, value.parse::<i64>(), value.parse::<bool>()) {
                     ("capacity" | "max_connections", Ok(n), _) => toml::Value::Integer(n),
-                    ("short_limit" | "long_limit", Ok(n), _) => toml::Value::Integer(n),
+                    ("short_limit" | "long_limit" | "token_burst" | "sign_in_burst", Ok(n), _) => {
+                        toml::Value::Integer(n)
+                    }
                     ("require_token", _, Ok(b)) => toml::Value::Boolean(b),
                     ("enabled", _, Ok(b)) => toml::Value::Boolean(b),
                     _ => toml::Value::String(value),
@@ -279,8 +306,10 @@ impl Settings {
             Ok(value)
         };
         let rate_limits = rate_limits(&config.rate_limits)?;
+        let failed_auth = failed_auth(&config.failed_auth)?;
         Ok(Self {
             rate_limits,
+            failed_auth,
             data_dir,
             database,
             listen: overrides
@@ -373,9 +402,53 @@ fn rate_limits(section: &RateLimitsSection) -> anyhow::Result<crate::auth::RateL
     })
 }
 
+/// Resolves `[failed_auth]`: windows and the block time in whole seconds, at least one.
+fn failed_auth(section: &FailedAuthSection) -> anyhow::Result<crate::auth::FailureLimits> {
+    let defaults = crate::auth::FailureLimits::default();
+    let seconds = |name: &str, value: Option<Duration>, default: u32| -> anyhow::Result<u32> {
+        let Some(value) = value else { return Ok(default) };
+        if value.subsec_nanos() != 0 || value.is_zero() {
+            bail!("failed_auth.{name} must be a whole number of seconds, at least 1s");
+        }
+        u32::try_from(value.as_secs()).map_err(|_| anyhow::anyhow!("failed_auth.{name} is too long"))
+    };
+    let block = seconds("block", section.block, defaults.tokens.block_seconds)?;
+    Ok(crate::auth::FailureLimits {
+        tokens: crate::auth::FailurePolicy {
+            burst: section.token_burst.unwrap_or(defaults.tokens.burst),
+            window_seconds: seconds("token_window", section.token_window, defaults.tokens.window_seconds)?,
+            block_seconds: block,
+        },
+        sign_in: crate::auth::FailurePolicy {
+            burst: section.sign_in_burst.unwrap_or(defaults.sign_in.burst),
+            window_seconds: seconds(
+                "sign_in_window",
+                section.sign_in_window,
+                defaults.sign_in.window_seconds,
+            )?,
+            block_seconds: block,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_auth_limits_have_defaults_and_can_be_changed() {
+        assert_eq!(
+            from_toml("").unwrap().failed_auth,
+            crate::auth::FailureLimits::default()
+        );
+        let set = from_toml("[failed_auth]\ntoken_burst = 3\nsign_in_burst = 0\nblock = \"10m\"")
+            .unwrap()
+            .failed_auth;
+        assert_eq!((set.tokens.burst, set.tokens.block_seconds), (3, 600));
+        assert_eq!((set.sign_in.burst, set.sign_in.block_seconds), (0, 600));
+        let error = from_toml("[failed_auth]\nblock = \"0s\"").unwrap_err().to_string();
+        assert!(error.contains("failed_auth.block"), "{error}");
+    }
 
     #[test]
     fn rate_limits_default_to_quables_and_can_be_changed_or_turned_off() {

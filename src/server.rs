@@ -29,7 +29,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.cache_capacity,
             settings.cache_ttl.as_secs().max(1) as i64,
         )
-        .with_rate_limits(settings.rate_limits),
+        .with_rate_limits(settings.rate_limits)
+        .with_failure_limits(settings.failed_auth),
     );
     let tls = match settings.tls.clone() {
         Some(files) => Some((crate::tls::load(&files)?, files)),

@@ -4,11 +4,13 @@
 pub mod access;
 pub mod bearer;
 pub mod cache;
+pub mod failures;
 pub mod rate_limit;
 pub mod verifier;
 
 pub use access::{Credential, Endpoint, Needed, decide};
 pub use bearer::{BearerError, credential};
+pub use failures::{FailureLimits, FailurePolicy};
 pub use rate_limit::{Limited, Quota, RateLimits, TokenRateLimit};
 pub use verifier::{Grant, Rejection, Verifier};
 

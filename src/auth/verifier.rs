@@ -10,6 +10,7 @@ use crate::store::{Store, StoreResult};
 use crate::token::{FormatError, PresentedToken};
 
 use super::cache::VerificationCache;
+use super::failures::{FailureLimits, Failures};
 use super::rate_limit::{Limited, Quota, RateLimiter, RateLimits, TokenRateLimit};
 
 /// What the store knows about a digest; cached as is, judged against the clock on each use.
@@ -97,6 +98,7 @@ pub struct Verifier {
     usage: Mutex<HashMap<i64, UnixTime>>,
     metrics: Arc<Metrics>,
     limiter: RateLimiter,
+    failures: Failures,
 }
 
 impl Verifier {
@@ -109,7 +111,24 @@ impl Verifier {
             usage: Mutex::default(),
             metrics: Arc::default(),
             limiter: RateLimiter::new(RateLimits::default()),
+            failures: Failures::new(FailureLimits::default()),
         }
+    }
+
+    /// The same verifier blocking clients after failed authentications as `limits` say.
+    pub fn with_failure_limits(mut self, limits: FailureLimits) -> Self {
+        self.failures = Failures::new(limits);
+        self
+    }
+
+    /// The failed-authentication limiters.
+    pub fn failures(&self) -> &Failures {
+        &self.failures
+    }
+
+    /// The current time of the verifier's clock.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
     }
 
     /// The same verifier judging tokens against `limits` (the default is Quable's).
@@ -268,6 +287,7 @@ impl Verifier {
             .collect();
         // Piggybacks on the flusher's schedule to bound the limiter's memory.
         self.limiter.prune(self.clock.now());
+        self.failures.prune(self.clock.now());
         if batch.is_empty() {
             return Ok(0);
         }

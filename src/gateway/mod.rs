@@ -54,9 +54,11 @@ pub fn proxy(state: &AppState) -> Router {
 
 /// Authenticates a gateway request and applies `mode` to `method`. `query` is the raw query
 /// string of the request being judged (a token there is refused, `_method` is an override).
-/// `Ok(None)` only for a public route.
+/// `Ok(None)` only for a public route. `client` is the address failed authentications are
+/// counted against (none for forward-auth, whose peer is the proxy in front).
 pub async fn authorise(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     query: Option<&str>,
     method: &Method,
@@ -67,12 +69,7 @@ pub async fn authorise(
     }
     refuse_query_token(query)?;
     let token = header_credential(headers)?;
-    let grant = state
-        .verifier
-        .verify(token)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.into()))?
-        .map_err(ApiError::InvalidToken)?;
+    let grant = crate::http::extract::verify_from(state, token, client).await?;
     let Grant::Token {
         id, ref name, access, ..
     } = grant

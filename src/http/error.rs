@@ -62,6 +62,9 @@ pub enum ApiError {
     /// The token is beyond one of its rate limits: 429 with `Retry-After` and `RateLimit-*`.
     #[error("rate limited")]
     RateLimited(Limited),
+    /// Too many failed authentications from this client: 429 with `Retry-After` (seconds).
+    #[error("too many failed authentications")]
+    TooManyFailures(u64),
     /// The store did not answer: fail closed.
     #[error("store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -170,6 +173,11 @@ impl ApiError {
                     limited.quota.limit, limited.quota.window, limited.retry_after
                 ),
             ),
+            TooManyFailures(retry_after) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-failures",
+                format!("Too many failed authentications from this client; retry in {retry_after} s."),
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -231,6 +239,9 @@ impl IntoResponse for ApiError {
         if let Self::RateLimited(limited) = &self {
             limited.quota.write_headers(headers);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
+        }
+        if let Self::TooManyFailures(retry_after) = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

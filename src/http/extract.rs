@@ -1,6 +1,6 @@
 //! Request extractors and the authentication layer shared by the API handlers.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
@@ -79,17 +79,44 @@ async fn verify(state: &AppState, parts: &Parts) -> Result<(Grant, Option<Quota>
         });
         ApiError::from(error)
     })?;
-    let grant = state
-        .verifier
-        .verify(token)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.into()))?
-        .map_err(ApiError::InvalidToken)?;
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let grant = verify_from(state, token, client).await?;
     if let Grant::Token { id, .. } = &grant {
         tracing::Span::current().record("token_id", id);
     }
     let quota = state.verifier.admit(&grant).map_err(ApiError::RateLimited)?;
     Ok((grant, quota))
+}
+
+/// Verifies `token` presented by a client at `client`: refused at once (429) while that
+/// client is blocked after a burst of failed authentications; a refused token counts as a
+/// failure. Used by the API and the proxy routes.
+pub async fn verify_from(state: &AppState, token: &str, client: Option<IpAddr>) -> Result<Grant, ApiError> {
+    let failures = &state.verifier.failures().tokens;
+    let now = state.verifier.now();
+    if let Some(wait) = client.and_then(|ip| failures.blocked(&ip, now)) {
+        state.verifier.metrics().verification(Outcome::RateLimited);
+        return Err(ApiError::TooManyFailures(wait));
+    }
+    match state
+        .verifier
+        .verify(token)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.into()))?
+    {
+        Ok(grant) => Ok(grant),
+        Err(rejection) => {
+            if let Some(ip) = client
+                && let Some(seconds) = failures.record_failure(&ip, now)
+            {
+                tracing::warn!(client = %ip, seconds, "too many invalid tokens: client blocked");
+            }
+            Err(ApiError::InvalidToken(rejection))
+        }
+    }
 }
 
 /// Judges a verified credential against the access rules of `endpoint`.

@@ -256,3 +256,114 @@ async fn limits_can_be_turned_off_for_the_installation() {
         "a token's own limit still applies",
     );
 }
+
+/// A client whose connections come from `ip` (any 127.x.y.z reaches the server on 127.0.0.1).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
+        .build()
+        .expect("build a reqwest client")
+}
+
+async fn get_from(client: &reqwest::Client, app: &TestApp, path: &str, token: &str) -> Reply {
+    let response = client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the server answers");
+    Reply::from(response).await
+}
+
+async fn sign_in_from(client: &reqwest::Client, app: &TestApp, username: &str, password: &str) -> Reply {
+    let response = client
+        .post(app.url("/api/sessions"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("the server answers");
+    Reply::from(response).await
+}
+
+#[track_caller]
+fn assert_blocked(reply: &Reply, what: &str) {
+    reply.assert_problem(429, None, what);
+    assert_eq!(
+        reply.json()["type"],
+        "urn:portcullis:problem:too-many-failures",
+        "{what}"
+    );
+    let retry: u64 = reply.header("retry-after").and_then(|r| r.parse().ok()).unwrap_or(0);
+    assert!((1..=300).contains(&retry), "{what}: Retry-After {retry}: {reply:?}");
+}
+
+#[tokio::test]
+async fn a_burst_of_invalid_tokens_blocks_that_address_and_no_other() {
+    let upstream = Upstream::start();
+    let app = TestApp::spawn_with_config(&format!(
+        "[failed_auth]\ntoken_burst = 3\n[[routes]]\nprefix = \"/app\"\nupstream = \"{}\"\n",
+        upstream.url()
+    ));
+    let (_, valid) = app.create_token("read").await;
+    let guesser = client_from("127.0.0.2");
+    let bystander = client_from("127.0.0.3");
+    for n in 0..4 {
+        let guess = forge_token("pcl", &format!("guess-{n}"));
+        get_from(&guesser, &app, "/api/token", &guess).await.assert_problem(
+            401,
+            Some(WWW_INVALID_TOKEN),
+            "a wrong guess",
+        );
+    }
+    assert_blocked(
+        &get_from(&guesser, &app, "/api/token", &valid).await,
+        "once blocked, even a valid token from that address",
+    );
+    assert_blocked(
+        &get_from(&guesser, &app, "/app/x", &valid).await,
+        "the proxy routes too",
+    );
+    upstream.assert_nothing("nothing from a blocked address reaches the upstream");
+    get_from(&bystander, &app, "/api/token", &valid)
+        .await
+        .assert_status(200, "another address is not affected");
+    get_from(&bystander, &app, "/api/token", &with_bad_checksum(&valid))
+        .await
+        .assert_problem(401, Some(WWW_INVALID_TOKEN), "another address has its own count");
+    app.get("/api/token", &valid)
+        .await
+        .assert_status(200, "nor is 127.0.0.1");
+    let logs = app.logs();
+    assert!(
+        logs.contains("too many invalid tokens: client blocked"),
+        "the block is logged"
+    );
+    assert!(logs.contains("127.0.0.2"), "with the address");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_block_one_account_from_one_address() {
+    let app = TestApp::spawn_with_env(&[("PORTCULLIS_FAILED_AUTH_SIGN_IN_BURST", "2")]);
+    app.create_user_cli("grace", "another-long-password", false);
+    let guesser = client_from("127.0.0.2");
+    for _ in 0..3 {
+        sign_in_from(&guesser, &app, ADMIN_USERNAME, "wrong password")
+            .await
+            .assert_problem(401, Some(WWW_NO_ERROR), "a wrong password");
+    }
+    assert_blocked(
+        &sign_in_from(&guesser, &app, ADMIN_USERNAME, ADMIN_PASSWORD).await,
+        "the right password from the guessing address, while blocked",
+    );
+    assert_blocked(
+        &sign_in_from(&guesser, &app, "ADMIN", ADMIN_PASSWORD).await,
+        "usernames are counted regardless of case",
+    );
+    sign_in_from(&guesser, &app, "grace", "another-long-password")
+        .await
+        .assert_status(201, "another account from that address");
+    sign_in_from(&client_from("127.0.0.3"), &app, ADMIN_USERNAME, ADMIN_PASSWORD)
+        .await
+        .assert_status(201, "the account's owner elsewhere");
+}
