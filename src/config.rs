@@ -428,6 +428,7 @@ fn failed_auth(section: &FailedAuthSection) -> anyhow::Result<crate::auth::Failu
             )?,
             block_seconds: block,
         },
+        reports: defaults.reports,
     })
 }
 

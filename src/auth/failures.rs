@@ -24,6 +24,8 @@ pub struct FailurePolicy {
 pub struct FailureLimits {
     pub tokens: FailurePolicy,
     pub sign_in: FailurePolicy,
+    /// Leaked-token reports per client IP: 10 per minute, then five minutes of 429.
+    pub reports: FailurePolicy,
 }
 
 impl Default for FailureLimits {
@@ -38,6 +40,11 @@ impl Default for FailureLimits {
             },
             sign_in: FailurePolicy {
                 burst: 5,
+                window_seconds: 60,
+                block_seconds: 300,
+            },
+            reports: FailurePolicy {
+                burst: 10,
                 window_seconds: 60,
                 block_seconds: 300,
             },
@@ -121,6 +128,8 @@ pub struct Failures {
     pub tokens: FailureLimiter<IpAddr>,
     /// Failed sign-ins per lower-cased username and client IP.
     pub sign_in: FailureLimiter<(String, IpAddr)>,
+    /// Leaked-token reports per client IP (each report counts).
+    pub reports: FailureLimiter<IpAddr>,
 }
 
 impl Failures {
@@ -128,12 +137,14 @@ impl Failures {
         Self {
             tokens: FailureLimiter::new(limits.tokens),
             sign_in: FailureLimiter::new(limits.sign_in),
+            reports: FailureLimiter::new(limits.reports),
         }
     }
 
     pub fn prune(&self, now: UnixTime) {
         self.tokens.prune(now);
         self.sign_in.prune(now);
+        self.reports.prune(now);
     }
 }
 

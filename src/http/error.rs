@@ -176,7 +176,9 @@ impl ApiError {
             TooManyFailures(retry_after) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-failures",
-                format!("Too many failed authentications from this client; retry in {retry_after} s."),
+                format!(
+                    "Too many failed authentications (or leak reports) from this address; retry in {retry_after} s."
+                ),
             ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{self, Endpoint, Grant, Quota};
+use crate::auth::{self, Endpoint, Grant, Quota, Rejection};
 use crate::metrics::Outcome;
 use crate::store::AuditContext;
 
@@ -92,8 +92,8 @@ async fn verify(state: &AppState, parts: &Parts) -> Result<(Grant, Option<Quota>
 }
 
 /// Verifies `token` presented by a client at `client`: refused at once (429) while that
-/// client is blocked after a burst of failed authentications; a refused token counts as a
-/// failure. Used by the API and the proxy routes.
+/// client is blocked after a burst of failed authentications; an unknown or malformed token
+/// counts as a failure. Used by the API and the proxy routes.
 pub async fn verify_from(state: &AppState, token: &str, client: Option<IpAddr>) -> Result<Grant, ApiError> {
     let failures = &state.verifier.failures().tokens;
     let now = state.verifier.now();
@@ -109,7 +109,13 @@ pub async fn verify_from(state: &AppState, token: &str, client: Option<IpAddr>) 
     {
         Ok(grant) => Ok(grant),
         Err(rejection) => {
-            if let Some(ip) = client
+            // Guesses count; a revoked or expired token is a real secret its holder should
+            // replace, not an attack, and is refused with 401 every time without a block.
+            let guess = matches!(
+                rejection,
+                Rejection::Malformed | Rejection::BadChecksum | Rejection::Unknown
+            );
+            if let Some(ip) = client.filter(|_| guess)
                 && let Some(seconds) = failures.record_failure(&ip, now)
             {
                 tracing::warn!(client = %ip, seconds, "too many invalid tokens: client blocked");

@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 mod health;
+mod leaks;
 mod observe;
 pub mod openapi;
 pub mod representation;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(users::router(&state))
         .merge(tokens::router(&state))
+        .merge(leaks::router(&state))
         .merge(sessions::router(&state))
         .merge(crate::gateway::router(&state))
         .fallback_service(crate::gateway::proxy(&state))

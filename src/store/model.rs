@@ -190,6 +190,7 @@ pub mod audit_kind {
     pub const TOKEN_UPDATED: &str = "token.updated";
     pub const TOKEN_REGENERATED: &str = "token.regenerated";
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    pub const TOKEN_LEAK_REPORTED: &str = "token.leak_reported";
     pub const USER_CREATED: &str = "user.created";
     pub const USER_CHANGED: &str = "user.changed";
     pub const USER_DELETED: &str = "user.deleted";

@@ -18,6 +18,7 @@
 //! - `backend` — which store the suite runs on: SQLite by default, PostgreSQL with
 //!   `PORTCULLIS_TEST_BACKEND=postgres` (each test in its own fresh database).
 //! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
+//! - `leaks` — reporting leaked tokens for revocation.
 //! - `rate_limits` — per-token rate limits on the API, forward-auth and proxy routes.
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
 //!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
@@ -32,6 +33,7 @@ mod gateway_proxy;
 mod gateway_scenario;
 mod gateway_support;
 mod helpers;
+mod leaks;
 mod lifecycle;
 mod logs;
 mod multi_instance;
