@@ -48,6 +48,12 @@ pub struct Settings {
     pub routes: Vec<crate::gateway::Route>,
     /// Per-token rate limits: the two windows and their default limits (`[rate_limits]`).
     pub rate_limits: crate::auth::RateLimits,
+    /// Longest a token may live from its creation (`tokens.max_lifetime`); `None`: no limit.
+    pub token_max_lifetime: Option<Duration>,
+    /// Tokens unused this long are disabled (`tokens.disable_unused_after`); `None`: never.
+    pub disable_unused_after: Option<Duration>,
+    /// How often unused tokens are looked for (`tokens.unused_check_interval`).
+    pub unused_check_interval: Duration,
     /// When clients are blocked after failed authentications (`[failed_auth]`).
     pub failed_auth: crate::auth::FailureLimits,
 }
@@ -164,6 +170,12 @@ struct TokensSection {
     prefix: Option<String>,
     #[serde(default, with = "duration")]
     last_used_flush_interval: Option<Duration>,
+    #[serde(default, with = "duration")]
+    max_lifetime: Option<Duration>,
+    #[serde(default, with = "duration")]
+    disable_unused_after: Option<Duration>,
+    #[serde(default, with = "duration")]
+    unused_check_interval: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +218,17 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
         "PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL",
         "tokens",
         "last_used_flush_interval",
+    ),
+    ("PORTCULLIS_TOKENS_MAX_LIFETIME", "tokens", "max_lifetime"),
+    (
+        "PORTCULLIS_TOKENS_DISABLE_UNUSED_AFTER",
+        "tokens",
+        "disable_unused_after",
+    ),
+    (
+        "PORTCULLIS_TOKENS_UNUSED_CHECK_INTERVAL",
+        "tokens",
+        "unused_check_interval",
     ),
     ("PORTCULLIS_SESSIONS_TTL", "sessions", "ttl"),
     ("PORTCULLIS_CACHE_CAPACITY", "cache", "capacity"),
@@ -307,7 +330,24 @@ impl Settings {
         };
         let rate_limits = rate_limits(&config.rate_limits)?;
         let failed_auth = failed_auth(&config.failed_auth)?;
+        let optional_positive = |name: &str, value: Option<Duration>| -> anyhow::Result<Option<Duration>> {
+            match value {
+                Some(value) if value < Duration::from_secs(1) => bail!("{name} must be at least 1s"),
+                other => Ok(other),
+            }
+        };
+        let token_max_lifetime = optional_positive("tokens.max_lifetime", config.tokens.max_lifetime)?;
+        let disable_unused_after =
+            optional_positive("tokens.disable_unused_after", config.tokens.disable_unused_after)?;
+        let unused_check_interval = positive(
+            "tokens.unused_check_interval",
+            config.tokens.unused_check_interval,
+            Duration::from_secs(3600),
+        )?;
         Ok(Self {
+            token_max_lifetime,
+            disable_unused_after,
+            unused_check_interval,
             rate_limits,
             failed_auth,
             data_dir,

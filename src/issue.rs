@@ -16,6 +16,33 @@ pub struct TokenRequest {
     pub access: Access,
     pub expires_at: Option<UnixTime>,
     pub rate_limit: crate::auth::TokenRateLimit,
+    pub allowed_ips: Option<crate::auth::Allowlist>,
+}
+
+/// Checks an expiry against the maximum lifetime policy: a token created at `created_at`
+/// must expire within `max_lifetime` seconds of it (and so must have an expiry at all).
+pub fn check_lifetime(
+    expires_at: Option<UnixTime>,
+    created_at: UnixTime,
+    max_lifetime: Option<std::time::Duration>,
+) -> Result<(), String> {
+    let Some(max) = max_lifetime else { return Ok(()) };
+    let max_seconds = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
+    let days = max.as_secs() / 86_400;
+    let limit = if days > 0 && max.as_secs() % 86_400 == 0 {
+        format!("{days} days")
+    } else {
+        format!("{} seconds", max.as_secs())
+    };
+    match expires_at {
+        None => Err(format!(
+            "expiresAt: tokens must expire within {limit} of their creation (tokens.max_lifetime)"
+        )),
+        Some(at) if at.saturating_sub(created_at) > max_seconds => Err(format!(
+            "expiresAt: beyond the maximum lifetime of {limit} from the token's creation (tokens.max_lifetime)"
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 fn fresh_secret(prefix: &Prefix) -> StoreResult<TokenSecret> {
@@ -43,6 +70,7 @@ pub async fn issue_token(
         created_by,
         expires_at: request.expires_at,
         rate_limit: request.rate_limit,
+        allowed_ips: request.allowed_ips,
     };
     let record = store.create_token(token, audit).await?;
     Ok((record, secret))

@@ -9,6 +9,7 @@ use crate::metrics::{Metrics, Outcome};
 use crate::store::{Store, StoreResult};
 use crate::token::{FormatError, PresentedToken};
 
+use super::allowlist::Allowlist;
 use super::cache::VerificationCache;
 use super::failures::{FailureLimits, Failures};
 use super::rate_limit::{Limited, Quota, RateLimiter, RateLimits, TokenRateLimit};
@@ -25,7 +26,9 @@ pub enum Lookup {
         access: Access,
         expires_at: Option<UnixTime>,
         revoked: bool,
+        disabled: bool,
         rate_limit: TokenRateLimit,
+        allowed_ips: Option<Arc<Allowlist>>,
     },
     /// A live session of an active user.
     Session {
@@ -47,6 +50,8 @@ pub enum Grant {
         access: Access,
         expires_at: Option<UnixTime>,
         rate_limit: TokenRateLimit,
+        /// The networks it may be used from; `None`: anywhere.
+        allowed_ips: Option<Arc<Allowlist>>,
     },
     /// A signed-in user.
     Session {
@@ -73,6 +78,8 @@ pub enum Rejection {
     Revoked,
     /// A user session presented where only API tokens are accepted (the gateway).
     SessionNotAccepted,
+    /// Disabled by an administrator (or for being unused); it works again once enabled.
+    Disabled,
 }
 
 impl Rejection {
@@ -85,6 +92,7 @@ impl Rejection {
             Self::Expired => "The token has expired.",
             Self::Revoked => "The token has been revoked.",
             Self::SessionNotAccepted => "Session tokens are not accepted here; use an API token.",
+            Self::Disabled => "The token is disabled.",
         }
     }
 }
@@ -218,7 +226,9 @@ impl Verifier {
                     access: t.access,
                     expires_at: t.expires_at,
                     revoked: t.revoked_at.is_some(),
+                    disabled: t.disabled_at.is_some(),
                     rate_limit: t.rate_limit,
+                    allowed_ips: t.allowed_ips.map(Arc::new),
                 })
         })
     }
@@ -227,6 +237,7 @@ impl Verifier {
         match lookup {
             Lookup::Unknown => Err(Rejection::Unknown),
             Lookup::Token { revoked: true, .. } => Err(Rejection::Revoked),
+            Lookup::Token { disabled: true, .. } => Err(Rejection::Disabled),
             Lookup::Token {
                 expires_at: Some(at), ..
             } if at <= now => Err(Rejection::Expired),
@@ -237,7 +248,9 @@ impl Verifier {
                 access,
                 expires_at,
                 revoked: false,
+                disabled: false,
                 rate_limit,
+                allowed_ips,
             } => {
                 self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(id, now);
                 Ok(Grant::Token {
@@ -246,6 +259,7 @@ impl Verifier {
                     access,
                     expires_at,
                     rate_limit,
+                    allowed_ips,
                 })
             }
             Lookup::Session {
@@ -340,6 +354,7 @@ mod tests {
             access: Access::Read,
             expires_at,
             rate_limit: TokenRateLimit::Default,
+            allowed_ips: None,
         };
         let (record, secret) = issue_token(store, &Prefix::default(), request, None, audit())
             .await

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::output::{self, or_dash};
 use super::{cli_audit, open_store};
-use crate::auth::TokenRateLimit;
+use crate::auth::{Allowlist, TokenRateLimit};
 use crate::clock::{Clock, SystemClock, rfc3339};
 use crate::config::Settings;
 use crate::domain::{Access, Description, TokenName};
@@ -41,6 +41,19 @@ pub enum TokenCommand {
         id: i64,
         #[arg(value_parser = TokenRateLimit::parse, value_name = "default|off|SHORT,LONG")]
         limit: TokenRateLimit,
+    },
+    /// Disable a token: refused until enabled again.
+    Disable { id: i64 },
+    /// Enable a disabled token.
+    Enable { id: i64 },
+    /// Set the networks a token may be used from (CIDR, e.g. 10.0.0.0/8), or --anywhere.
+    AllowIps {
+        id: i64,
+        #[arg(value_name = "CIDR", required_unless_present = "anywhere")]
+        networks: Vec<String>,
+        /// Remove the allowlist: usable from anywhere.
+        #[arg(long, conflicts_with = "networks")]
+        anywhere: bool,
     },
     /// Give a token a new secret, printed once; the old secret stops working.
     Regenerate {
@@ -84,6 +97,9 @@ pub struct CreateArgs {
     /// short window (10 minutes by default) and per long window (24 hours by default).
     #[arg(long, value_parser = TokenRateLimit::parse, default_value = "default", value_name = "default|off|SHORT,LONG")]
     rate_limit: TokenRateLimit,
+    /// A network (CIDR, e.g. 10.0.0.0/8) the token may be used from; repeat for more.
+    #[arg(long = "allow-ip", value_name = "CIDR")]
+    allow_ip: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -130,7 +146,13 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
                 access: args.access,
                 expires_at: issue::parse_expiry(&args.expires, now).map_err(anyhow::Error::msg)?,
                 rate_limit: args.rate_limit,
+                allowed_ips: if args.allow_ip.is_empty() {
+                    None
+                } else {
+                    Some(Allowlist::parse(&args.allow_ip).map_err(|e| anyhow::anyhow!("--allow-ip: {e}"))?)
+                },
             };
+            issue::check_lifetime(request.expires_at, now, settings.token_max_lifetime).map_err(anyhow::Error::msg)?;
             let (token, secret) =
                 issue::issue_token(store.as_ref(), &settings.token_prefix, request, None, cli_audit()).await?;
             print_secret(token, &secret, args.json, "created")
@@ -209,6 +231,36 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
         TokenCommand::Revoke { id } => {
             let token = store.revoke_token(id, cli_audit()).await.map_err(not_found(id))?;
             println!("Token {id} (\"{}\") is revoked.", token.name);
+            Ok(())
+        }
+        TokenCommand::Disable { id } | TokenCommand::Enable { id } => {
+            let disable = matches!(command, TokenCommand::Disable { .. });
+            let token = store
+                .set_token_disabled(id, disable, cli_audit())
+                .await
+                .map_err(not_found(id))?;
+            let state = if disable { "disabled" } else { "enabled" };
+            println!("Token {id} (\"{}\") is {state}.", token.name);
+            Ok(())
+        }
+        TokenCommand::AllowIps { id, networks, anywhere } => {
+            let allowed = if anywhere {
+                None
+            } else {
+                Some(Allowlist::parse(&networks).map_err(anyhow::Error::msg)?)
+            };
+            let changes = TokenChanges {
+                allowed_ips: Some(allowed.clone()),
+                ..TokenChanges::default()
+            };
+            store
+                .update_token(id, changes, cli_audit())
+                .await
+                .map_err(not_found(id))?;
+            match allowed {
+                Some(list) => println!("Token {id} may be used from {} only.", list.entries().join(", ")),
+                None => println!("Token {id} may be used from anywhere."),
+            }
             Ok(())
         }
         TokenCommand::RateLimit { id, limit } => {

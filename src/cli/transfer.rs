@@ -33,6 +33,9 @@ struct Exported {
     /// Absent in exports made before per-token rate limits: the defaults.
     #[serde(default)]
     rate_limit: TokenRateLimit,
+    /// Absent in older exports: anywhere.
+    #[serde(default)]
+    allowed_ips: Option<Vec<String>>,
 }
 
 impl From<&TokenRecord> for Exported {
@@ -48,6 +51,7 @@ impl From<&TokenRecord> for Exported {
             expires_at: token.expires_at.map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
             rate_limit: token.rate_limit,
+            allowed_ips: token.allowed_ips.as_ref().map(crate::auth::Allowlist::entries),
         }
     }
 }
@@ -155,6 +159,12 @@ fn parse_line(line: &str) -> anyhow::Result<(NewToken, Option<i64>)> {
             .map(|t| time("expiresAt", t))
             .transpose()?,
         rate_limit: exported.rate_limit,
+        allowed_ips: exported
+            .allowed_ips
+            .as_deref()
+            .map(crate::auth::Allowlist::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("allowedIps: {e}"))?,
     };
     time("createdAt", &exported.created_at)?;
     let revoked_at = exported

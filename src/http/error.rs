@@ -62,6 +62,9 @@ pub enum ApiError {
     /// The token is beyond one of its rate limits: 429 with `Retry-After` and `RateLimit-*`.
     #[error("rate limited")]
     RateLimited(Limited),
+    /// The token may not be used from the client's address (its allowlist).
+    #[error("address not allowed")]
+    AddressNotAllowed,
     /// Too many failed authentications from this client: 429 with `Retry-After` (seconds).
     #[error("too many failed authentications")]
     TooManyFailures(u64),
@@ -172,6 +175,11 @@ impl ApiError {
                     "This token has made too many requests ({} per {} s at most); retry in {} s.",
                     limited.quota.limit, limited.quota.window, limited.retry_after
                 ),
+            ),
+            AddressNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "address-not-allowed",
+                "This token may not be used from this address.".into(),
             ),
             TooManyFailures(retry_after) => (
                 StatusCode::TOO_MANY_REQUESTS,

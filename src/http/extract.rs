@@ -107,7 +107,19 @@ pub async fn verify_from(state: &AppState, token: &str, client: Option<IpAddr>) 
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?
     {
-        Ok(grant) => Ok(grant),
+        Ok(grant) => {
+            // An allowlisted token from an unknown address (forward-auth) fails closed.
+            if let Grant::Token {
+                allowed_ips: Some(allowed),
+                ..
+            } = &grant
+                && !client.is_some_and(|ip| allowed.allows(ip))
+            {
+                state.verifier.metrics().verification(Outcome::InsufficientScope);
+                return Err(ApiError::AddressNotAllowed);
+            }
+            Ok(grant)
+        }
         Err(rejection) => {
             // Guesses count; a revoked or expired token is a real secret its holder should
             // replace, not an attack, and is refused with 401 every time without a block.

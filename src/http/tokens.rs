@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, Id, Principal};
 use super::representation::{Format, Kind, Pagination};
-use crate::auth::{Endpoint, Grant, TokenRateLimit};
+use crate::auth::{Allowlist, Endpoint, Grant, TokenRateLimit};
 use crate::clock::{UnixTime, parse_rfc3339, rfc3339};
 use crate::domain::{Access, Description, TokenName};
 use crate::issue::{self, TokenRequest};
@@ -49,6 +49,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/tokens/{id}/regenerate",
             post(regenerate).route_layer(state.guard(Endpoint::TokenRegenerate)),
         )
+        // The same rule as regenerating: an administrator's session.
+        .route(
+            "/api/tokens/{id}/disable",
+            post(disable).route_layer(state.guard(Endpoint::TokenRegenerate)),
+        )
+        .route(
+            "/api/tokens/{id}/enable",
+            post(enable).route_layer(state.guard(Endpoint::TokenRegenerate)),
+        )
 }
 
 /// A token's metadata as the API shows it.
@@ -78,6 +87,10 @@ pub struct TokenView {
     revoked_at: Option<String>,
     /// `"default"` (the installation's limits), `"off"`, or `{"short": N, "long": N}`.
     rate_limit: TokenRateLimit,
+    #[schema(format = DateTime)]
+    disabled_at: Option<String>,
+    /// The networks it may be used from (CIDR); `null`: anywhere.
+    allowed_ips: Option<Vec<String>>,
 }
 
 impl TokenView {
@@ -96,6 +109,8 @@ impl TokenView {
             last_used_at: token.last_used_at.max(pending_use).map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
             rate_limit: token.rate_limit,
+            disabled_at: token.disabled_at.map(rfc3339),
+            allowed_ips: token.allowed_ips.as_ref().map(Allowlist::entries),
         }
     }
 }
@@ -167,6 +182,8 @@ pub(super) struct CreateToken {
     /// `{"short": N, "long": N}`: requests per short and per long window.
     #[serde(default)]
     rate_limit: TokenRateLimit,
+    /// CIDR networks (`10.0.0.0/8`, `192.0.2.7`) it may be used from; absent or `null`: anywhere.
+    allowed_ips: Option<Vec<String>>,
 }
 
 fn read_access() -> Access {
@@ -203,7 +220,10 @@ async fn create(
         access: body.access,
         expires_at: body.expires_at.as_deref().map(|t| future_time(t, now)).transpose()?,
         rate_limit: body.rate_limit,
+        allowed_ips: allowlist(body.allowed_ips.as_deref())?,
     };
+    issue::check_lifetime(request.expires_at, now, state.settings.token_max_lifetime)
+        .map_err(ApiError::Unprocessable)?;
     let audit = client.audit(&principal, &state);
     let created_by = match &audit.actor {
         Actor::User { id, username } => Some(CreatedBy {
@@ -234,6 +254,21 @@ pub(super) struct UpdateToken {
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Option<String>>,
     rate_limit: Option<TokenRateLimit>,
+    #[serde(default, deserialize_with = "explicit_null_list")]
+    #[schema(value_type = Option<Vec<String>>)]
+    allowed_ips: Option<Option<Vec<String>>>,
+}
+
+/// Like [`explicit_null`], for a list.
+fn explicit_null_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
+}
+
+/// Parses the `allowedIps` of a request.
+fn allowlist(entries: Option<&[String]>) -> Result<Option<Allowlist>, ApiError> {
+    entries
+        .map(|e| Allowlist::parse(e).map_err(|why| ApiError::Unprocessable(format!("allowedIps: {why}"))))
+        .transpose()
 }
 
 /// Change a token's name, description, expiry or rate limit.
@@ -258,7 +293,13 @@ async fn update(
             .map(|e| e.as_deref().map(|t| future_time(t, now)).transpose())
             .transpose()?,
         rate_limit: body.rate_limit,
+        allowed_ips: body.allowed_ips.map(|e| allowlist(e.as_deref())).transpose()?,
     };
+    if let Some(expires_at) = changes.expires_at {
+        let created_at = state.store.token(id).await?.created_at;
+        issue::check_lifetime(expires_at, created_at, state.settings.token_max_lifetime)
+            .map_err(ApiError::Unprocessable)?;
+    }
     let token = state
         .store
         .update_token(id, changes, client.audit(&principal, &state))
@@ -305,6 +346,54 @@ async fn regenerate(
     let (token, secret) = issue::reissue_token(state.store.as_ref(), &state.settings.token_prefix, id, audit).await?;
     state.verifier.invalidate();
     Ok(with_secret(&state, format, StatusCode::OK, token, &secret))
+}
+
+/// Disable a token: refused (401) until enabled again, without losing its secret or settings.
+#[utoipa::path(post, path = "/api/tokens/{id}/disable", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session. Disabling twice is harmless.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The disabled token", content((TokenItem = "application/ld+json"), (TokenView = "application/json"))),
+        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json")))]
+async fn disable(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientIp,
+    format: Format,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    set_disabled(state, principal, client, format, id, true).await
+}
+
+/// Enable a disabled token again.
+#[utoipa::path(post, path = "/api/tokens/{id}/enable", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session. Enabling an enabled token is harmless.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The enabled token", content((TokenItem = "application/ld+json"), (TokenView = "application/json"))),
+        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json")))]
+async fn enable(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientIp,
+    format: Format,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    set_disabled(state, principal, client, format, id, false).await
+}
+
+async fn set_disabled(
+    state: AppState,
+    principal: Principal,
+    client: ClientIp,
+    format: Format,
+    id: i64,
+    disabled: bool,
+) -> Result<Response, ApiError> {
+    let token = state
+        .store
+        .set_token_disabled(id, disabled, client.audit(&principal, &state))
+        .await?;
+    state.verifier.invalidate();
+    Ok(TOKENS.item(format, StatusCode::OK, id, view(&state, token)))
 }
 
 /// Describes the presented credential.

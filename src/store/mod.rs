@@ -82,6 +82,11 @@ pub trait TokenStore: Send + Sync {
         hint: String,
         audit: AuditContext,
     ) -> StoreResult<TokenRecord>;
+    /// Disables (refused until enabled) or enables an unrevoked token; doing it twice is
+    /// harmless. `Conflict` for a revoked token.
+    async fn set_token_disabled(&self, id: i64, disabled: bool, audit: AuditContext) -> StoreResult<TokenRecord>;
+    /// Disables every live token not used (nor created) since `unused_since`; their ids.
+    async fn disable_unused_tokens(&self, unused_since: UnixTime, audit: AuditContext) -> StoreResult<Vec<i64>>;
     /// The token with this digest, whatever its state; the verifier judges it.
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>>;
     /// Writes gathered last-used times in one transaction.

@@ -18,6 +18,7 @@
 //! - `backend` — which store the suite runs on: SQLite by default, PostgreSQL with
 //!   `PORTCULLIS_TEST_BACKEND=postgres` (each test in its own fresh database).
 //! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
+//! - `token_lifecycle` — disable/enable, address allowlists, maximum lifetime, unused tokens.
 //! - `leaks` — reporting leaked tokens for revocation.
 //! - `rate_limits` — per-token rate limits on the API, forward-auth and proxy routes.
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
@@ -44,5 +45,6 @@ mod rate_limits;
 mod representation;
 mod sessions;
 mod tls;
+mod token_lifecycle;
 mod tokens;
 mod users;

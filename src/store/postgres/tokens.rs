@@ -5,7 +5,7 @@ use serde_json::json;
 use sqlx::{Row, postgres::PgRow};
 
 use super::{PgStore, audit_in, conflict_or_unavailable, unavailable};
-use crate::auth::TokenRateLimit;
+use crate::auth::{Allowlist, TokenRateLimit};
 use crate::clock::UnixTime;
 use crate::domain::Access;
 use crate::store::{
@@ -42,6 +42,10 @@ fn from_row(row: &PgRow) -> TokenRecord {
             row.get("rate_limit_short"),
             row.get("rate_limit_long"),
         ),
+        disabled_at: row.get("disabled_at"),
+        allowed_ips: row
+            .get::<Option<String>, _>("allowed_ips")
+            .map(|text| Allowlist::from_column(&text)),
     }
 }
 
@@ -60,8 +64,8 @@ impl TokenStore for PgStore {
     async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = sqlx::query(
-            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *",
+            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *",
         )
         .bind(&token.digest.as_bytes()[..])
         .bind(&token.hint)
@@ -75,6 +79,7 @@ impl TokenStore for PgStore {
         .bind(token.rate_limit.to_columns().0)
         .bind(token.rate_limit.to_columns().1)
         .bind(token.rate_limit.to_columns().2)
+        .bind(token.allowed_ips.as_ref().map(Allowlist::to_column))
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
@@ -133,13 +138,18 @@ impl TokenStore for PgStore {
             .map_or(before.description.as_str(), |d| d.as_str());
         let expires_at = changes.expires_at.unwrap_or(before.expires_at);
         let (limit_mode, limit_short, limit_long) = changes.rate_limit.unwrap_or(before.rate_limit).to_columns();
-        sqlx::query("UPDATE api_tokens SET name = $1, description = $2, expires_at = $3, rate_limit_mode = $4, rate_limit_short = $5, rate_limit_long = $6 WHERE id = $7")
+        let allowed_ips = changes
+            .allowed_ips
+            .clone()
+            .unwrap_or_else(|| before.allowed_ips.clone());
+        sqlx::query("UPDATE api_tokens SET name = $1, description = $2, expires_at = $3, rate_limit_mode = $4, rate_limit_short = $5, rate_limit_long = $6, allowed_ips = $7 WHERE id = $8")
             .bind(name)
             .bind(description)
             .bind(expires_at)
             .bind(limit_mode)
             .bind(limit_short)
             .bind(limit_long)
+            .bind(allowed_ips.as_ref().map(Allowlist::to_column))
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -149,6 +159,10 @@ impl TokenStore for PgStore {
             "name": after.name,
             "expiresAt": { "from": before.expires_at, "to": after.expires_at },
             "rateLimit": { "from": before.rate_limit, "to": after.rate_limit },
+            "allowedIps": {
+                "from": before.allowed_ips.as_ref().map(Allowlist::entries),
+                "to": after.allowed_ips.as_ref().map(Allowlist::entries),
+            },
         });
         audit_in(
             &mut tx,
@@ -218,6 +232,66 @@ impl TokenStore for PgStore {
         .await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(after)
+    }
+
+    async fn set_token_disabled(&self, id: i64, disabled: bool, audit: AuditContext) -> StoreResult<TokenRecord> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let before = fetch(&mut tx, id).await?;
+        if before.revoked_at.is_some() {
+            return Err(StoreError::Conflict("a revoked token cannot be disabled or enabled"));
+        }
+        if before.disabled_at.is_some() == disabled {
+            return Ok(before);
+        }
+        sqlx::query("UPDATE api_tokens SET disabled_at = $1 WHERE id = $2")
+            .bind(disabled.then_some(audit.at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let kind = if disabled {
+            audit_kind::TOKEN_DISABLED
+        } else {
+            audit_kind::TOKEN_ENABLED
+        };
+        audit_in(
+            &mut tx,
+            kind,
+            &audit,
+            format!("token:{id}"),
+            json!({ "name": before.name }),
+        )
+        .await?;
+        let after = fetch(&mut tx, id).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(after)
+    }
+
+    async fn disable_unused_tokens(&self, unused_since: UnixTime, audit: AuditContext) -> StoreResult<Vec<i64>> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE api_tokens SET disabled_at = $1
+             WHERE revoked_at IS NULL AND disabled_at IS NULL AND COALESCE(last_used_at, created_at) < $2
+             RETURNING id",
+        )
+        .bind(audit.at)
+        .bind(unused_since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        for id in &ids {
+            let details = json!({ "reason": "unused", "unusedSince": unused_since });
+            audit_in(
+                &mut tx,
+                audit_kind::TOKEN_DISABLED,
+                &audit,
+                format!("token:{id}"),
+                details,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(ids)
     }
 
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
