@@ -31,6 +31,7 @@ fn verification(c: &mut Criterion) {
             access: Access::Full,
             expires_at: None,
             rate_limit: TokenRateLimit::Default,
+            allowed_ips: None,
         };
         let audit = AuditContext {
             actor: Actor::Cli,
