@@ -76,17 +76,25 @@ pub async fn issue_token(
     Ok((record, secret))
 }
 
-/// Gives an unrevoked token a new secret; the old one stops working at once.
+/// Longest grace period during which a replaced secret keeps working.
+pub const MAX_GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// Gives an unrevoked token a new secret; the old one stops working at once, or after
+/// `grace` (at most [`MAX_GRACE`]).
 pub async fn reissue_token(
     store: &dyn Store,
     prefix: &Prefix,
     id: i64,
+    grace: Option<std::time::Duration>,
     audit: AuditContext,
 ) -> StoreResult<(TokenRecord, TokenSecret)> {
     let secret = fresh_secret(prefix)?;
     let presented = secret.parsed();
+    let grace_until = grace
+        .filter(|g| !g.is_zero())
+        .map(|g| audit.at + g.min(MAX_GRACE).as_secs() as i64);
     let record = store
-        .regenerate_token(id, presented.digest(), presented.hint(), audit)
+        .regenerate_token(id, presented.digest(), presented.hint(), grace_until, audit)
         .await?;
     Ok((record, secret))
 }

@@ -29,6 +29,8 @@ pub enum Lookup {
         disabled: bool,
         rate_limit: TokenRateLimit,
         allowed_ips: Option<Arc<Allowlist>>,
+        /// Set when the digest is the token's previous secret: until when it works.
+        previous_until: Option<UnixTime>,
     },
     /// A live session of an active user.
     Session {
@@ -80,6 +82,8 @@ pub enum Rejection {
     SessionNotAccepted,
     /// Disabled by an administrator (or for being unused); it works again once enabled.
     Disabled,
+    /// A secret replaced by a regeneration, after its grace period.
+    Superseded,
 }
 
 impl Rejection {
@@ -93,6 +97,7 @@ impl Rejection {
             Self::Revoked => "The token has been revoked.",
             Self::SessionNotAccepted => "Session tokens are not accepted here; use an API token.",
             Self::Disabled => "The token is disabled.",
+            Self::Superseded => "This secret was replaced when the token was regenerated; use the new one.",
         }
     }
 }
@@ -104,6 +109,8 @@ pub struct Verifier {
     cache: VerificationCache,
     /// Token id → latest use, written to the store in batches by [`flush_usage`](Self::flush_usage).
     usage: Mutex<HashMap<i64, UnixTime>>,
+    /// The same for previous secrets still in their grace period.
+    previous_usage: Mutex<HashMap<i64, UnixTime>>,
     metrics: Arc<Metrics>,
     limiter: RateLimiter,
     failures: Failures,
@@ -117,6 +124,7 @@ impl Verifier {
             clock,
             cache: VerificationCache::new(capacity, ttl_seconds),
             usage: Mutex::default(),
+            previous_usage: Mutex::default(),
             metrics: Arc::default(),
             limiter: RateLimiter::new(RateLimits::default()),
             failures: Failures::new(FailureLimits::default()),
@@ -229,6 +237,8 @@ impl Verifier {
                     disabled: t.disabled_at.is_some(),
                     rate_limit: t.rate_limit,
                     allowed_ips: t.allowed_ips.map(Arc::new),
+                    // A previous secret without a grace time works no longer (time 0).
+                    previous_until: (t.digest != digest).then(|| t.previous_valid_until.unwrap_or(0)),
                 })
         })
     }
@@ -238,6 +248,10 @@ impl Verifier {
             Lookup::Unknown => Err(Rejection::Unknown),
             Lookup::Token { revoked: true, .. } => Err(Rejection::Revoked),
             Lookup::Token { disabled: true, .. } => Err(Rejection::Disabled),
+            Lookup::Token {
+                previous_until: Some(until),
+                ..
+            } if until <= now => Err(Rejection::Superseded),
             Lookup::Token {
                 expires_at: Some(at), ..
             } if at <= now => Err(Rejection::Expired),
@@ -251,8 +265,14 @@ impl Verifier {
                 disabled: false,
                 rate_limit,
                 allowed_ips,
+                previous_until,
             } => {
-                self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(id, now);
+                let usage = if previous_until.is_some() {
+                    &self.previous_usage
+                } else {
+                    &self.usage
+                };
+                usage.lock().unwrap_or_else(|p| p.into_inner()).insert(id, now);
                 Ok(Grant::Token {
                     id,
                     name,
@@ -288,6 +308,15 @@ impl Verifier {
         &self.cache
     }
 
+    /// A use of token `id`'s previous secret seen but not yet written to the store.
+    pub fn pending_previous_use(&self, id: i64) -> Option<UnixTime> {
+        self.previous_usage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .copied()
+    }
+
     /// A use of token `id` seen but not yet written to the store.
     pub fn pending_use(&self, id: i64) -> Option<UnixTime> {
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).get(&id).copied()
@@ -299,6 +328,16 @@ impl Verifier {
         let batch: Vec<(i64, UnixTime)> = std::mem::take(&mut *self.usage.lock().unwrap_or_else(|p| p.into_inner()))
             .into_iter()
             .collect();
+        let previous: Vec<(i64, UnixTime)> =
+            std::mem::take(&mut *self.previous_usage.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
+        if !previous.is_empty() {
+            // Informational only: on failure the next use is recorded instead.
+            if let Err(error) = self.store.record_previous_secret_use(&previous).await {
+                tracing::warn!(error = format!("{error:#}"), "writing last uses of previous secrets");
+            }
+        }
         // Piggybacks on the flusher's schedule to bound the limiter's memory.
         self.limiter.prune(self.clock.now());
         self.failures.prune(self.clock.now());

@@ -58,6 +58,9 @@ pub enum TokenCommand {
     /// Give a token a new secret, printed once; the old secret stops working.
     Regenerate {
         id: i64,
+        /// Keep the old secret working this long (e.g. 24h, 7d; at most 30d).
+        #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+        grace: Option<std::time::Duration>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -103,6 +106,13 @@ pub struct CreateArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .ok()
+        .filter(|g| *g <= issue::MAX_GRACE)
+        .ok_or_else(|| format!("`{text}` is not a grace period: a duration such as 24h or 7d, at most 30d"))
 }
 
 fn parse_access(text: &str) -> Result<Access, String> {
@@ -282,12 +292,13 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
             println!("Token {id} now has {text}.");
             Ok(())
         }
-        TokenCommand::Regenerate { id, json } => {
+        TokenCommand::Regenerate { id, grace, json } => {
             let token = store.token(id).await.map_err(not_found(id))?;
             if token.status(now) != crate::store::TokenStatus::Active {
                 anyhow::bail!("token {id} is {} and cannot be regenerated", token.status(now).as_str());
             }
-            let (token, secret) = issue::reissue_token(store.as_ref(), &settings.token_prefix, id, cli_audit()).await?;
+            let (token, secret) =
+                issue::reissue_token(store.as_ref(), &settings.token_prefix, id, grace, cli_audit()).await?;
             print_secret(token, &secret, json, "regenerated")
         }
         TokenCommand::Export { output } => super::transfer::export(settings, output).await,

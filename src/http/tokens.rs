@@ -91,12 +91,40 @@ pub struct TokenView {
     disabled_at: Option<String>,
     /// The networks it may be used from (CIDR); `null`: anywhere.
     allowed_ips: Option<Vec<String>>,
+    /// Until when the secret replaced by the last regeneration still works (`null`: it does not).
+    #[schema(format = DateTime)]
+    old_secret_valid_until: Option<String>,
+    /// The last use of that old secret.
+    #[schema(format = DateTime)]
+    old_secret_last_used_at: Option<String>,
+    /// Whether the old secret still works and was used since the regeneration: clients to update.
+    old_secret_still_in_use: bool,
 }
 
 impl TokenView {
     /// The view of `token` at time `now`, with a last use not yet written to the store.
     pub fn new(token: TokenRecord, now: UnixTime, pending_use: Option<UnixTime>) -> Self {
+        Self::with_old_secret_use(token, now, pending_use, None)
+    }
+
+    /// Like [`new`](Self::new), with a use of the old secret not yet written to the store.
+    pub fn with_old_secret_use(
+        token: TokenRecord,
+        now: UnixTime,
+        pending_use: Option<UnixTime>,
+        pending_old_use: Option<UnixTime>,
+    ) -> Self {
+        let old_valid_until = token
+            .previous_valid_until
+            .filter(|until| *until > now && token.previous_digest.is_some());
+        let old_last_used = token
+            .previous_last_used_at
+            .max(pending_old_use)
+            .filter(|_| old_valid_until.is_some());
         Self {
+            old_secret_valid_until: old_valid_until.map(rfc3339),
+            old_secret_last_used_at: old_last_used.map(rfc3339),
+            old_secret_still_in_use: old_last_used.is_some(),
             id: token.id,
             status: token.status(now),
             name: token.name,
@@ -117,7 +145,14 @@ impl TokenView {
 
 fn view(state: &AppState, token: TokenRecord) -> serde_json::Value {
     let pending = state.verifier.pending_use(token.id);
-    serde_json::to_value(TokenView::new(token, state.clock.now(), pending)).unwrap_or_default()
+    let pending_old = state.verifier.pending_previous_use(token.id);
+    serde_json::to_value(TokenView::with_old_secret_use(
+        token,
+        state.clock.now(),
+        pending,
+        pending_old,
+    ))
+    .unwrap_or_default()
 }
 
 /// The one response that shows a secret: the token's metadata plus `token`.
@@ -324,8 +359,20 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Give a token a new secret (in `token`, in this response only); the old one stops working.
+/// Optional settings of a regeneration.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"gracePeriod": "24h"}))]
+pub(super) struct RegenerateOptions {
+    /// How long the old secret keeps working (`30m`, `24h`, `7d`; at most 30 days). Absent:
+    /// it stops at once.
+    grace_period: Option<String>,
+}
+
+/// Give a token a new secret (in `token`, in this response only); the old one stops working
+/// at once, or after `gracePeriod`.
 #[utoipa::path(post, path = "/api/tokens/{id}/regenerate", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    request_body(content = Option<RegenerateOptions>, description = "Optional; without a body the old secret stops at once"),
     description = "Needs a signed-in administrator's session; no API token may manage tokens.",
     security(("bearer" = [])),
     responses((status = 200, description = "Regenerated; copy `token` now", content((TokenCreated = "application/ld+json"), (TokenCreated = "application/json"))),
@@ -336,14 +383,34 @@ async fn regenerate(
     client: ClientIp,
     format: Format,
     Id(id): Id,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
+    let options: RegenerateOptions = if body.iter().all(u8::is_ascii_whitespace) {
+        RegenerateOptions::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ApiError::Unprocessable(e.to_string()),
+            _ => ApiError::BadRequest(format!("The body is not valid JSON: {e}")),
+        })?
+    };
+    let grace = options
+        .grace_period
+        .as_deref()
+        .map(|text| {
+            humantime::parse_duration(text)
+                .ok()
+                .filter(|g| *g <= issue::MAX_GRACE)
+                .ok_or_else(|| ApiError::Unprocessable("gracePeriod: a duration such as 24h or 7d, at most 30d".into()))
+        })
+        .transpose()?;
     if state.store.token(id).await?.status(state.clock.now()) == TokenStatus::Expired {
         return Err(ApiError::Conflict(
             "an expired token cannot be regenerated; extend its expiry first".into(),
         ));
     }
     let audit = client.audit(&principal, &state);
-    let (token, secret) = issue::reissue_token(state.store.as_ref(), &state.settings.token_prefix, id, audit).await?;
+    let (token, secret) =
+        issue::reissue_token(state.store.as_ref(), &state.settings.token_prefix, id, grace, audit).await?;
     state.verifier.invalidate();
     Ok(with_secret(&state, format, StatusCode::OK, token, &secret))
 }

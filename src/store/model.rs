@@ -96,6 +96,12 @@ pub struct TokenRecord {
     pub disabled_at: Option<UnixTime>,
     /// The networks it may be used from; `None`: anywhere.
     pub allowed_ips: Option<Allowlist>,
+    /// The secret replaced by the last regeneration, while it may still work.
+    pub previous_digest: Option<TokenDigest>,
+    /// Until when the previous secret works.
+    pub previous_valid_until: Option<UnixTime>,
+    /// The last use of the previous secret.
+    pub previous_last_used_at: Option<UnixTime>,
 }
 
 impl TokenRecord {

@@ -266,3 +266,94 @@ async fn tokens_left_unused_are_disabled_and_tokens_in_use_are_not() {
     );
     assert!(app.logs().contains("disabled tokens unused for"), "the sweep is logged");
 }
+
+#[tokio::test]
+async fn a_regenerated_tokens_old_secret_works_through_its_grace_period_and_its_use_shows() {
+    let app = TestApp::spawn_with_env(&[("PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL", "1s")]);
+    let session = app.admin_session().await;
+    let (id, old) = app.create_token("read").await;
+    let path = format!("/api/tokens/{id}");
+
+    let regenerated = app
+        .call(
+            "POST",
+            &format!("{path}/regenerate"),
+            Some(&session),
+            Some(&json!({"gracePeriod": "1h"})),
+        )
+        .await;
+    regenerated.assert_status(200, "regenerating with a grace period");
+    let body = regenerated.json();
+    let new = body["token"].as_str().unwrap().to_owned();
+    assert!(body["oldSecretValidUntil"].is_string(), "{body}");
+    assert_eq!(body["oldSecretStillInUse"], false, "{body}");
+
+    app.get("/api/token", &new).await.assert_status(200, "the new secret");
+    app.get("/api/token", &old)
+        .await
+        .assert_status(200, "the old secret, in its grace period");
+    let shown = app.get(&path, &session).await.json();
+    assert_eq!(shown["oldSecretStillInUse"], true, "{shown}");
+    assert!(shown["oldSecretLastUsedAt"].is_string(), "{shown}");
+    // Written to the store too, so another process (the CLI) sees it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.cli_json(&["token", "show", &id.to_string(), "--json"])["oldSecretStillInUse"] != true {
+        assert!(Instant::now() < deadline, "the old secret's use reaches the store");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Regenerating again without a grace period: both earlier secrets stop at once.
+    let again = app
+        .call("POST", &format!("{path}/regenerate"), Some(&session), None)
+        .await;
+    again.assert_status(200, "regenerating without a body");
+    assert_eq!(again.json()["oldSecretValidUntil"], serde_json::Value::Null);
+    for (secret, what) in [(&old, "the first secret"), (&new, "the second secret")] {
+        app.get("/api/token", secret)
+            .await
+            .assert_problem(401, Some(WWW_INVALID_TOKEN), what);
+    }
+
+    // A short grace period runs out.
+    let short = app
+        .call(
+            "POST",
+            &format!("{path}/regenerate"),
+            Some(&session),
+            Some(&json!({"gracePeriod": "2s"})),
+        )
+        .await
+        .json();
+    let current = again.json()["token"].as_str().unwrap().to_owned();
+    app.get("/api/token", &current).await.assert_status(200, "within 2 s");
+    let deadline = Instant::now() + Duration::from_secs(6);
+    loop {
+        let reply = app.get("/api/token", &current).await;
+        if reply.status == 401 {
+            assert!(
+                reply.json()["detail"].as_str().unwrap().contains("regenerated"),
+                "{reply:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the grace period ends");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    app.get("/api/token", short["token"].as_str().unwrap())
+        .await
+        .assert_status(200, "the newest secret");
+
+    for (body, what) in [
+        (json!({"gracePeriod": "soon"}), "not a duration"),
+        (json!({"gracePeriod": "31d"}), "beyond 30 days"),
+        (json!({"grace": "1h"}), "an unknown field"),
+    ] {
+        app.call("POST", &format!("{path}/regenerate"), Some(&session), Some(&body))
+            .await
+            .assert_problem(422, None, what);
+    }
+    let out = app.cli(&["token", "regenerate", &id.to_string(), "--grace", "1h", "--json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = app.cli(&["token", "regenerate", &id.to_string(), "--grace", "60d"]);
+    assert!(!out.status.success(), "{}", describe(&out));
+}

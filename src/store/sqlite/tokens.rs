@@ -46,6 +46,12 @@ fn from_row(row: &SqliteRow) -> TokenRecord {
         allowed_ips: row
             .get::<Option<String>, _>("allowed_ips")
             .map(|text| Allowlist::from_column(&text)),
+        previous_digest: row
+            .get::<Option<Vec<u8>>, _>("previous_digest")
+            .and_then(|d| d.try_into().ok())
+            .map(TokenDigest),
+        previous_valid_until: row.get("previous_valid_until"),
+        previous_last_used_at: row.get("previous_last_used_at"),
     }
 }
 
@@ -206,16 +212,26 @@ impl TokenStore for SqliteStore {
         id: i64,
         digest: TokenDigest,
         hint: String,
+        grace_until: Option<UnixTime>,
         audit: AuditContext,
     ) -> StoreResult<TokenRecord> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let updated = sqlx::query("UPDATE api_tokens SET digest = ?, hint = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(&digest.as_bytes()[..])
-            .bind(&hint)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
+        // The right-hand sides read the row as it was: `digest` is the replaced secret.
+        let updated = sqlx::query(
+            "UPDATE api_tokens SET
+                previous_digest = CASE WHEN ? IS NULL THEN NULL ELSE digest END,
+                previous_valid_until = ?, previous_last_used_at = NULL,
+                digest = ?, hint = ?
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(grace_until)
+        .bind(grace_until)
+        .bind(&digest.as_bytes()[..])
+        .bind(&hint)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
         if updated.rows_affected() == 0 {
             // Either missing or revoked: tell the two apart for the caller.
             fetch(&mut tx, id).await?;
@@ -294,8 +310,24 @@ impl TokenStore for SqliteStore {
         Ok(ids)
     }
 
+    async fn record_previous_secret_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE api_tokens SET previous_last_used_at = MAX(COALESCE(previous_last_used_at, 0), ?) WHERE id = ?",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE digest = ?")
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE digest = ? OR previous_digest = ?")
+            .bind(&digest.as_bytes()[..])
             .bind(&digest.as_bytes()[..])
             .fetch_optional(&self.pool)
             .await
