@@ -54,6 +54,10 @@ pub struct Settings {
     pub disable_unused_after: Option<Duration>,
     /// How often unused tokens are looked for (`tokens.unused_check_interval`).
     pub unused_check_interval: Duration,
+    /// Largest request body Portcullis reads itself (`limits.max_body_size`, bytes): 413 beyond.
+    pub max_body_bytes: usize,
+    /// Largest request line and headers (`limits.max_header_size`, bytes): 431 beyond.
+    pub max_header_bytes: usize,
     /// When clients are blocked after failed authentications (`[failed_auth]`).
     pub failed_auth: crate::auth::FailureLimits,
 }
@@ -108,6 +112,15 @@ struct FileConfig {
     rate_limits: RateLimitsSection,
     #[serde(default)]
     failed_auth: FailedAuthSection,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_body_size: Option<usize>,
+    max_header_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +261,8 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
     ("PORTCULLIS_RATE_LIMITS_SHORT_WINDOW", "rate_limits", "short_window"),
     ("PORTCULLIS_RATE_LIMITS_LONG_LIMIT", "rate_limits", "long_limit"),
     ("PORTCULLIS_RATE_LIMITS_LONG_WINDOW", "rate_limits", "long_window"),
+    ("PORTCULLIS_LIMITS_MAX_BODY_SIZE", "limits", "max_body_size"),
+    ("PORTCULLIS_LIMITS_MAX_HEADER_SIZE", "limits", "max_header_size"),
     ("PORTCULLIS_FAILED_AUTH_TOKEN_BURST", "failed_auth", "token_burst"),
     ("PORTCULLIS_FAILED_AUTH_TOKEN_WINDOW", "failed_auth", "token_window"),
     ("PORTCULLIS_FAILED_AUTH_SIGN_IN_BURST", "failed_auth", "sign_in_burst"),
@@ -273,9 +288,12 @@ impl Settings {
                 // fails deserialisation with a message naming what was expected.
                 let value = match (*key, value.parse::<i64>(), value.parse::<bool>()) {
                     ("capacity" | "max_connections", Ok(n), _) => toml::Value::Integer(n),
-                    ("short_limit" | "long_limit" | "token_burst" | "sign_in_burst", Ok(n), _) => {
-                        toml::Value::Integer(n)
-                    }
+                    (
+                        "short_limit" | "long_limit" | "token_burst" | "sign_in_burst" | "max_body_size"
+                        | "max_header_size",
+                        Ok(n),
+                        _,
+                    ) => toml::Value::Integer(n),
                     ("require_token", _, Ok(b)) => toml::Value::Boolean(b),
                     ("enabled", _, Ok(b)) => toml::Value::Boolean(b),
                     _ => toml::Value::String(value),
@@ -344,7 +362,20 @@ impl Settings {
             config.tokens.unused_check_interval,
             Duration::from_secs(3600),
         )?;
+        let max_body_bytes = match config.limits.max_body_size.unwrap_or(64 * 1024) {
+            n if n < 1024 => bail!("limits.max_body_size must be at least 1024 bytes"),
+            n => n,
+        };
+        // hyper refuses header sections beyond about 400 KiB before Portcullis sees them.
+        let max_header_bytes = match config.limits.max_header_size.unwrap_or(16 * 1024) {
+            n if !(1024..=256 * 1024).contains(&n) => {
+                bail!("limits.max_header_size must be between 1024 and 262144 bytes")
+            }
+            n => n,
+        };
         Ok(Self {
+            max_body_bytes,
+            max_header_bytes,
             token_max_lifetime,
             disable_unused_after,
             unused_check_interval,

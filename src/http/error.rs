@@ -62,6 +62,12 @@ pub enum ApiError {
     /// The token is beyond one of its rate limits: 429 with `Retry-After` and `RateLimit-*`.
     #[error("rate limited")]
     RateLimited(Limited),
+    /// The request body is larger than the configured limit (bytes).
+    #[error("payload too large")]
+    PayloadTooLarge(usize),
+    /// The request line and headers are larger than the configured limit (bytes).
+    #[error("request headers too large")]
+    HeadersTooLarge(usize),
     /// The token may not be used from the client's address (its allowlist).
     #[error("address not allowed")]
     AddressNotAllowed,
@@ -175,6 +181,16 @@ impl ApiError {
                     "This token has made too many requests ({} per {} s at most); retry in {} s.",
                     limited.quota.limit, limited.quota.window, limited.retry_after
                 ),
+            ),
+            PayloadTooLarge(max) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("The request body is larger than {max} bytes."),
+            ),
+            HeadersTooLarge(max) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers-too-large",
+                format!("The request line and headers are larger than {max} bytes."),
             ),
             AddressNotAllowed => (
                 StatusCode::FORBIDDEN,

@@ -173,6 +173,10 @@ impl ClientIp {
     }
 }
 
+/// The body limit in force, for the 413 answer's detail (set by the router).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
 /// A JSON body whose rejections are problem details: malformed JSON → 400, JSON of the wrong
 /// shape (unknown or missing field, wrong type) → 422, not JSON → 415.
 pub struct ApiJson<T>(pub T);
@@ -181,6 +185,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body_limit = request.extensions().get::<BodyLimit>().map_or(0, |l| l.0);
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(format!(
@@ -189,6 +194,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             ))),
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Unprocessable(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
+            Err(JsonRejection::BytesRejection(e)) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge(body_limit))
+            }
             Err(JsonRejection::BytesRejection(e)) => Err(ApiError::BadRequest(e.body_text())),
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }

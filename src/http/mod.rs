@@ -8,6 +8,7 @@ mod observe;
 pub mod openapi;
 pub mod representation;
 mod sessions;
+mod size_limits;
 mod tokens;
 mod users;
 
@@ -24,9 +25,6 @@ use crate::store::Store;
 use error::ApiError;
 
 pub use tokens::TokenView;
-
-/// Largest request body the API reads; its bodies are small JSON documents.
-const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -69,8 +67,13 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::gateway::router(&state))
         .fallback_service(crate::gateway::proxy(&state))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(axum::Extension(extract::BodyLimit(state.settings.max_body_bytes)))
         .layer(middleware::from_fn(crate::gateway::framing::refuse_marked))
+        .layer(middleware::from_fn_with_state(
+            state.settings.max_header_bytes,
+            size_limits::limit_headers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

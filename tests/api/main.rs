@@ -19,6 +19,7 @@
 //!   `PORTCULLIS_TEST_BACKEND=postgres` (each test in its own fresh database).
 //! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
 //! - `token_lifecycle` — disable/enable, address allowlists, maximum lifetime, unused tokens.
+//! - `size_limits` — 413 and 431 for oversized bodies and header sections.
 //! - `leaks` — reporting leaked tokens for revocation.
 //! - `rate_limits` — per-token rate limits on the API, forward-auth and proxy routes.
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
@@ -44,6 +45,7 @@ mod python_client;
 mod rate_limits;
 mod representation;
 mod sessions;
+mod size_limits;
 mod tls;
 mod token_lifecycle;
 mod tokens;
