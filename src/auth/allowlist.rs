@@ -146,4 +146,26 @@ mod tests {
         assert_eq!(Allowlist::from_column(&list.to_column()), list);
         assert!(!Allowlist::from_column("garbage").allows(ip("10.0.0.1")), "fail closed");
     }
+
+    proptest::proptest! {
+        /// Any text: an error or a network that prints back to itself and contains its base.
+        #[test]
+        fn parsing_any_text_never_panics_and_round_trips(text in "\\PC{0,60}") {
+            if let Ok(network) = Network::parse(&text) {
+                let again = Network::parse(&network.to_string()).unwrap();
+                proptest::prop_assert_eq!(again, network);
+                proptest::prop_assert!(network.contains(network.base));
+            }
+        }
+
+        /// Every address inside an IPv4 network matches it, whatever the prefix.
+        #[test]
+        fn ipv4_networks_contain_exactly_their_range(address: u32, bits in 0u8..=32, probe: u32) {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            let base = std::net::Ipv4Addr::from(address & mask);
+            let network = Network::parse(&format!("{base}/{bits}")).unwrap();
+            let inside = probe & mask == address & mask;
+            proptest::prop_assert_eq!(network.contains(IpAddr::V4(probe.into())), inside);
+        }
+    }
 }

@@ -520,4 +520,32 @@ mod tests {
         assert!(TokenRateLimit::parse("100").is_err());
         assert!(TokenRateLimit::parse("0,5").is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever the traffic, no span one window long admits more than twice the limit,
+        /// and a refusal's Retry-After is at least one second.
+        #[test]
+        fn no_window_admits_more_than_twice_its_limit(
+            limit in 1u32..20,
+            gaps in proptest::collection::vec(0i64..30, 1..400),
+        ) {
+            let limiter = small(limit, 1_000_000);
+            let mut now = T0;
+            let mut admitted: Vec<i64> = Vec::new();
+            for gap in gaps {
+                now += gap;
+                match limiter.check(1, TokenRateLimit::Default, now) {
+                    Ok(_) => admitted.push(now),
+                    Err(limited) => proptest::prop_assert!(limited.retry_after >= 1),
+                }
+                let in_window = admitted.iter().filter(|t| **t > now - 60).count();
+                proptest::prop_assert!(in_window <= 2 * limit as usize, "{} in 60 s, limit {}", in_window, limit);
+            }
+        }
+
+        #[test]
+        fn the_command_line_form_never_panics(text in "\\PC{0,30}") {
+            let _ = TokenRateLimit::parse(&text);
+        }
+    }
 }
