@@ -1,12 +1,12 @@
 //! In-process verification cost: bad checksum, cache hit, and a cache-less SQLite lookup,
-//! beside a bare SHA-256 of the token as the baseline measured in the same run.
+//! and the rate limiter's check, beside a bare SHA-256 of the token as the baseline measured in the same run.
 //!
 //! Run: `cargo bench --bench verify`
 
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use portcullis::auth::Verifier;
+use portcullis::auth::{RateLimits, TokenRateLimit, Verifier};
 use portcullis::clock::{Clock, SystemClock};
 use portcullis::domain::{Access, Description, TokenName};
 use portcullis::issue::{TokenRequest, issue_token};
@@ -30,6 +30,8 @@ fn verification(c: &mut Criterion) {
             description: Description::parse("").unwrap(),
             access: Access::Full,
             expires_at: None,
+            rate_limit: TokenRateLimit::Default,
+            allowed_ips: None,
         };
         let audit = AuditContext {
             actor: Actor::Cli,
@@ -62,6 +64,16 @@ fn verification(c: &mut Criterion) {
     group.bench_function("sqlite_lookup_no_cache", |b| {
         b.to_async(&runtime)
             .iter(|| uncached.verify(std::hint::black_box(&token)))
+    });
+    // The per-request cost of the rate limiter (issue 6), with limits no run reaches.
+    let limiter = portcullis::auth::rate_limit::RateLimiter::new(RateLimits {
+        short_limit: Some(u32::MAX),
+        long_limit: Some(u32::MAX),
+        ..RateLimits::default()
+    });
+    let now = SystemClock.now();
+    group.bench_function("rate_limit_check", |b| {
+        b.iter(|| limiter.check(std::hint::black_box(1), TokenRateLimit::Default, now))
     });
     group.finish();
 }

@@ -48,6 +48,20 @@ pub struct Settings {
     pub change_poll_interval: Duration,
     /// The gateway's reverse-proxy routes, longest prefix first.
     pub routes: Vec<crate::gateway::Route>,
+    /// Per-token rate limits: the two windows and their default limits (`[rate_limits]`).
+    pub rate_limits: crate::auth::RateLimits,
+    /// Longest a token may live from its creation (`tokens.max_lifetime`); `None`: no limit.
+    pub token_max_lifetime: Option<Duration>,
+    /// Tokens unused this long are disabled (`tokens.disable_unused_after`); `None`: never.
+    pub disable_unused_after: Option<Duration>,
+    /// How often unused tokens are looked for (`tokens.unused_check_interval`).
+    pub unused_check_interval: Duration,
+    /// Largest request body Portcullis reads itself (`limits.max_body_size`, bytes): 413 beyond.
+    pub max_body_bytes: usize,
+    /// Largest request line and headers (`limits.max_header_size`, bytes): 431 beyond.
+    pub max_header_bytes: usize,
+    /// When clients are blocked after failed authentications (`[failed_auth]`).
+    pub failed_auth: crate::auth::FailureLimits,
 }
 
 /// How log lines are written.
@@ -96,6 +110,48 @@ struct FileConfig {
     postgres: PostgresSection,
     #[serde(default)]
     routes: Vec<crate::gateway::RouteConfig>,
+    #[serde(default)]
+    rate_limits: RateLimitsSection,
+    #[serde(default)]
+    failed_auth: FailedAuthSection,
+    #[serde(default)]
+    limits: LimitsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    max_body_size: Option<usize>,
+    max_header_size: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FailedAuthSection {
+    /// Invalid tokens per client IP within `token_window` before it is blocked (0: never).
+    token_burst: Option<u32>,
+    #[serde(default, with = "duration")]
+    token_window: Option<Duration>,
+    /// Failed sign-ins per account and client IP within `sign_in_window` (0: never).
+    sign_in_burst: Option<u32>,
+    #[serde(default, with = "duration")]
+    sign_in_window: Option<Duration>,
+    /// How long a blocked client gets 429.
+    #[serde(default, with = "duration")]
+    block: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitsSection {
+    /// `false` turns the defaults off; tokens with their own limits keep them.
+    enabled: Option<bool>,
+    short_limit: Option<u32>,
+    #[serde(default, with = "duration")]
+    short_window: Option<Duration>,
+    long_limit: Option<u32>,
+    #[serde(default, with = "duration")]
+    long_window: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,6 +185,12 @@ struct TokensSection {
     prefix: Option<String>,
     #[serde(default, with = "duration")]
     last_used_flush_interval: Option<Duration>,
+    #[serde(default, with = "duration")]
+    max_lifetime: Option<Duration>,
+    #[serde(default, with = "duration")]
+    disable_unused_after: Option<Duration>,
+    #[serde(default, with = "duration")]
+    unused_check_interval: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -174,6 +236,17 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
         "tokens",
         "last_used_flush_interval",
     ),
+    ("PORTCULLIS_TOKENS_MAX_LIFETIME", "tokens", "max_lifetime"),
+    (
+        "PORTCULLIS_TOKENS_DISABLE_UNUSED_AFTER",
+        "tokens",
+        "disable_unused_after",
+    ),
+    (
+        "PORTCULLIS_TOKENS_UNUSED_CHECK_INTERVAL",
+        "tokens",
+        "unused_check_interval",
+    ),
     ("PORTCULLIS_SESSIONS_TTL", "sessions", "ttl"),
     ("PORTCULLIS_SESSIONS_IDLE_TIMEOUT", "sessions", "idle_timeout"),
     ("PORTCULLIS_CACHE_CAPACITY", "cache", "capacity"),
@@ -188,6 +261,18 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
         "postgres",
         "listener_heartbeat",
     ),
+    ("PORTCULLIS_RATE_LIMITS_ENABLED", "rate_limits", "enabled"),
+    ("PORTCULLIS_RATE_LIMITS_SHORT_LIMIT", "rate_limits", "short_limit"),
+    ("PORTCULLIS_RATE_LIMITS_SHORT_WINDOW", "rate_limits", "short_window"),
+    ("PORTCULLIS_RATE_LIMITS_LONG_LIMIT", "rate_limits", "long_limit"),
+    ("PORTCULLIS_RATE_LIMITS_LONG_WINDOW", "rate_limits", "long_window"),
+    ("PORTCULLIS_LIMITS_MAX_BODY_SIZE", "limits", "max_body_size"),
+    ("PORTCULLIS_LIMITS_MAX_HEADER_SIZE", "limits", "max_header_size"),
+    ("PORTCULLIS_FAILED_AUTH_TOKEN_BURST", "failed_auth", "token_burst"),
+    ("PORTCULLIS_FAILED_AUTH_TOKEN_WINDOW", "failed_auth", "token_window"),
+    ("PORTCULLIS_FAILED_AUTH_SIGN_IN_BURST", "failed_auth", "sign_in_burst"),
+    ("PORTCULLIS_FAILED_AUTH_SIGN_IN_WINDOW", "failed_auth", "sign_in_window"),
+    ("PORTCULLIS_FAILED_AUTH_BLOCK", "failed_auth", "block"),
 ];
 
 impl Settings {
@@ -208,7 +293,14 @@ impl Settings {
                 // fails deserialisation with a message naming what was expected.
                 let value = match (*key, value.parse::<i64>(), value.parse::<bool>()) {
                     ("capacity" | "max_connections", Ok(n), _) => toml::Value::Integer(n),
+                    (
+                        "short_limit" | "long_limit" | "token_burst" | "sign_in_burst" | "max_body_size"
+                        | "max_header_size",
+                        Ok(n),
+                        _,
+                    ) => toml::Value::Integer(n),
                     ("require_token", _, Ok(b)) => toml::Value::Boolean(b),
+                    ("enabled", _, Ok(b)) => toml::Value::Boolean(b),
                     _ => toml::Value::String(value),
                 };
                 let target = if section.is_empty() {
@@ -259,7 +351,41 @@ impl Settings {
             }
             Ok(value)
         };
+        let rate_limits = rate_limits(&config.rate_limits)?;
+        let failed_auth = failed_auth(&config.failed_auth)?;
+        let optional_positive = |name: &str, value: Option<Duration>| -> anyhow::Result<Option<Duration>> {
+            match value {
+                Some(value) if value < Duration::from_secs(1) => bail!("{name} must be at least 1s"),
+                other => Ok(other),
+            }
+        };
+        let token_max_lifetime = optional_positive("tokens.max_lifetime", config.tokens.max_lifetime)?;
+        let disable_unused_after =
+            optional_positive("tokens.disable_unused_after", config.tokens.disable_unused_after)?;
+        let unused_check_interval = positive(
+            "tokens.unused_check_interval",
+            config.tokens.unused_check_interval,
+            Duration::from_secs(3600),
+        )?;
+        let max_body_bytes = match config.limits.max_body_size.unwrap_or(64 * 1024) {
+            n if n < 1024 => bail!("limits.max_body_size must be at least 1024 bytes"),
+            n => n,
+        };
+        // hyper refuses header sections beyond about 400 KiB before Portcullis sees them.
+        let max_header_bytes = match config.limits.max_header_size.unwrap_or(16 * 1024) {
+            n if !(1024..=256 * 1024).contains(&n) => {
+                bail!("limits.max_header_size must be between 1024 and 262144 bytes")
+            }
+            n => n,
+        };
         Ok(Self {
+            max_body_bytes,
+            max_header_bytes,
+            token_max_lifetime,
+            disable_unused_after,
+            unused_check_interval,
+            rate_limits,
+            failed_auth,
             data_dir,
             database,
             listen: overrides
@@ -323,9 +449,113 @@ impl Settings {
     }
 }
 
+/// Resolves `[rate_limits]`: windows of whole seconds (at least one, the long one longer
+/// than the short one) and limits of at least one request.
+fn rate_limits(section: &RateLimitsSection) -> anyhow::Result<crate::auth::RateLimits> {
+    let defaults = crate::auth::RateLimits::default();
+    let seconds = |name: &str, value: Option<Duration>, default: u32| -> anyhow::Result<u32> {
+        let Some(value) = value else { return Ok(default) };
+        if value.subsec_nanos() != 0 || value.is_zero() {
+            bail!("rate_limits.{name} must be a whole number of seconds, at least 1s");
+        }
+        u32::try_from(value.as_secs()).map_err(|_| anyhow::anyhow!("rate_limits.{name} is too long"))
+    };
+    let short_seconds = seconds("short_window", section.short_window, defaults.short_seconds)?;
+    let long_seconds = seconds("long_window", section.long_window, defaults.long_seconds)?;
+    if long_seconds <= short_seconds {
+        bail!("rate_limits.long_window must be longer than rate_limits.short_window");
+    }
+    let limit = |name: &str, value: Option<u32>, default: Option<u32>| -> anyhow::Result<Option<u32>> {
+        match value {
+            Some(0) => bail!("rate_limits.{name} must be at least 1 (set enabled = false to turn limits off)"),
+            Some(n) => Ok(Some(n)),
+            None => Ok(default),
+        }
+    };
+    let enabled = section.enabled.unwrap_or(true);
+    let short_limit = limit("short_limit", section.short_limit, defaults.short_limit)?;
+    let long_limit = limit("long_limit", section.long_limit, defaults.long_limit)?;
+    Ok(crate::auth::RateLimits {
+        short_seconds,
+        long_seconds,
+        short_limit: short_limit.filter(|_| enabled),
+        long_limit: long_limit.filter(|_| enabled),
+    })
+}
+
+/// Resolves `[failed_auth]`: windows and the block time in whole seconds, at least one.
+fn failed_auth(section: &FailedAuthSection) -> anyhow::Result<crate::auth::FailureLimits> {
+    let defaults = crate::auth::FailureLimits::default();
+    let seconds = |name: &str, value: Option<Duration>, default: u32| -> anyhow::Result<u32> {
+        let Some(value) = value else { return Ok(default) };
+        if value.subsec_nanos() != 0 || value.is_zero() {
+            bail!("failed_auth.{name} must be a whole number of seconds, at least 1s");
+        }
+        u32::try_from(value.as_secs()).map_err(|_| anyhow::anyhow!("failed_auth.{name} is too long"))
+    };
+    let block = seconds("block", section.block, defaults.tokens.block_seconds)?;
+    Ok(crate::auth::FailureLimits {
+        tokens: crate::auth::FailurePolicy {
+            burst: section.token_burst.unwrap_or(defaults.tokens.burst),
+            window_seconds: seconds("token_window", section.token_window, defaults.tokens.window_seconds)?,
+            block_seconds: block,
+        },
+        sign_in: crate::auth::FailurePolicy {
+            burst: section.sign_in_burst.unwrap_or(defaults.sign_in.burst),
+            window_seconds: seconds(
+                "sign_in_window",
+                section.sign_in_window,
+                defaults.sign_in.window_seconds,
+            )?,
+            block_seconds: block,
+        },
+        reports: defaults.reports,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_auth_limits_have_defaults_and_can_be_changed() {
+        assert_eq!(
+            from_toml("").unwrap().failed_auth,
+            crate::auth::FailureLimits::default()
+        );
+        let set = from_toml("[failed_auth]\ntoken_burst = 3\nsign_in_burst = 0\nblock = \"10m\"")
+            .unwrap()
+            .failed_auth;
+        assert_eq!((set.tokens.burst, set.tokens.block_seconds), (3, 600));
+        assert_eq!((set.sign_in.burst, set.sign_in.block_seconds), (0, 600));
+        let error = from_toml("[failed_auth]\nblock = \"0s\"").unwrap_err().to_string();
+        assert!(error.contains("failed_auth.block"), "{error}");
+    }
+
+    #[test]
+    fn rate_limits_default_to_quables_and_can_be_changed_or_turned_off() {
+        let defaults = from_toml("").unwrap().rate_limits;
+        assert_eq!(defaults, crate::auth::RateLimits::default());
+        assert_eq!((defaults.short_limit, defaults.short_seconds), (Some(6000), 600));
+        assert_eq!((defaults.long_limit, defaults.long_seconds), (Some(300_000), 86_400));
+        let set =
+            from_toml("[rate_limits]\nshort_limit = 5\nshort_window = \"1m\"\nlong_limit = 50\nlong_window = \"1h\"")
+                .unwrap()
+                .rate_limits;
+        assert_eq!((set.short_limit, set.short_seconds), (Some(5), 60));
+        assert_eq!((set.long_limit, set.long_seconds), (Some(50), 3600));
+        let off = from_toml("[rate_limits]\nenabled = false").unwrap().rate_limits;
+        assert_eq!((off.short_limit, off.long_limit), (None, None));
+        for (text, expected) in [
+            ("[rate_limits]\nshort_limit = 0", "short_limit"),
+            ("[rate_limits]\nshort_window = \"1500ms\"", "short_window"),
+            ("[rate_limits]\nlong_window = \"5m\"", "long_window"),
+            ("[rate_limits]\nburst = 3", "burst"),
+        ] {
+            let error = from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?} gave {error:?}");
+        }
+    }
 
     fn from_toml(text: &str) -> anyhow::Result<Settings> {
         let config = FileConfig::deserialize(toml::Value::Table(text.parse()?))

@@ -15,6 +15,34 @@ pub struct TokenRequest {
     pub description: Description,
     pub access: Access,
     pub expires_at: Option<UnixTime>,
+    pub rate_limit: crate::auth::TokenRateLimit,
+    pub allowed_ips: Option<crate::auth::Allowlist>,
+}
+
+/// Checks an expiry against the maximum lifetime policy: a token created at `created_at`
+/// must expire within `max_lifetime` seconds of it (and so must have an expiry at all).
+pub fn check_lifetime(
+    expires_at: Option<UnixTime>,
+    created_at: UnixTime,
+    max_lifetime: Option<std::time::Duration>,
+) -> Result<(), String> {
+    let Some(max) = max_lifetime else { return Ok(()) };
+    let max_seconds = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
+    let days = max.as_secs() / 86_400;
+    let limit = if days > 0 && max.as_secs() % 86_400 == 0 {
+        format!("{days} days")
+    } else {
+        format!("{} seconds", max.as_secs())
+    };
+    match expires_at {
+        None => Err(format!(
+            "expiresAt: tokens must expire within {limit} of their creation (tokens.max_lifetime)"
+        )),
+        Some(at) if at.saturating_sub(created_at) > max_seconds => Err(format!(
+            "expiresAt: beyond the maximum lifetime of {limit} from the token's creation (tokens.max_lifetime)"
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 fn fresh_secret(prefix: &Prefix) -> StoreResult<TokenSecret> {
@@ -41,22 +69,32 @@ pub async fn issue_token(
         access: request.access,
         created_by,
         expires_at: request.expires_at,
+        rate_limit: request.rate_limit,
+        allowed_ips: request.allowed_ips,
     };
     let record = store.create_token(token, audit).await?;
     Ok((record, secret))
 }
 
-/// Gives an unrevoked token a new secret; the old one stops working at once.
+/// Longest grace period during which a replaced secret keeps working.
+pub const MAX_GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// Gives an unrevoked token a new secret; the old one stops working at once, or after
+/// `grace` (at most [`MAX_GRACE`]).
 pub async fn reissue_token(
     store: &dyn Store,
     prefix: &Prefix,
     id: i64,
+    grace: Option<std::time::Duration>,
     audit: AuditContext,
 ) -> StoreResult<(TokenRecord, TokenSecret)> {
     let secret = fresh_secret(prefix)?;
     let presented = secret.parsed();
+    let grace_until = grace
+        .filter(|g| !g.is_zero())
+        .map(|g| audit.at + g.min(MAX_GRACE).as_secs() as i64);
     let record = store
-        .regenerate_token(id, presented.digest(), presented.hint(), audit)
+        .regenerate_token(id, presented.digest(), presented.hint(), grace_until, audit)
         .await?;
     Ok((record, secret))
 }

@@ -22,12 +22,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = store::open(&settings).await?;
     store.migrate().await.context("applying database migrations")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let verifier = Arc::new(Verifier::new(
-        store.clone(),
-        clock.clone(),
-        settings.cache_capacity,
-        settings.cache_ttl.as_secs().max(1) as i64,
-    ));
+    let verifier = Arc::new(
+        Verifier::new(
+            store.clone(),
+            clock.clone(),
+            settings.cache_capacity,
+            settings.cache_ttl.as_secs().max(1) as i64,
+        )
+        .with_rate_limits(settings.rate_limits)
+        .with_failure_limits(settings.failed_auth),
+    );
     let tls = match settings.tls.clone() {
         Some(files) => Some((crate::tls::load(&files)?, files)),
         None => None,
@@ -49,6 +53,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.last_used_flush_interval,
         stop_rx.clone(),
     ));
+    let sweeper = settings.disable_unused_after.map(|after| {
+        tokio::spawn(disable_unused(
+            store.clone(),
+            verifier.clone(),
+            clock.clone(),
+            after,
+            settings.unused_check_interval,
+            stop_rx.clone(),
+        ))
+    });
     let watcher = tokio::spawn(watch_changes(
         store.clone(),
         verifier.clone(),
@@ -81,6 +95,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = watcher.await;
     let _ = flusher.await;
+    if let Some(sweeper) = sweeper {
+        let _ = sweeper.await;
+    }
     if let Err(error) = verifier.flush_usage().await {
         tracing::error!(error = format!("{error:#}"), "writing last-used times at shutdown");
     }
@@ -147,6 +164,52 @@ async fn flush_usage(verifier: Arc<Verifier>, interval: Duration, mut stop: watc
                 }
             }
             _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Disables tokens unused for `after`, checking every `interval` (first at start-up). Uses
+/// gathered in memory are written first, so a token in use is never disabled.
+async fn disable_unused(
+    store: Arc<dyn Store>,
+    verifier: Arc<Verifier>,
+    clock: Arc<dyn Clock>,
+    after: Duration,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(error) = verifier.flush_usage().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "writing last-used times before the unused-token check; will retry"
+            );
+            continue;
+        }
+        let now = clock.now();
+        let audit = store::AuditContext {
+            actor: store::Actor::System,
+            at: now,
+            client_ip: None,
+        };
+        let cutoff = now.saturating_sub(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+        match store.disable_unused_tokens(cutoff, audit).await {
+            Ok(ids) if !ids.is_empty() => {
+                verifier.invalidate();
+                tracing::info!(
+                    count = ids.len(),
+                    ?ids,
+                    "disabled tokens unused for {}",
+                    humantime::format_duration(after)
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = format!("{error:#}"), "disabling unused tokens; will retry"),
         }
     }
 }

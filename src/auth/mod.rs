@@ -2,12 +2,18 @@
 //! deciding what it may do.
 
 pub mod access;
+pub mod allowlist;
 pub mod bearer;
 pub mod cache;
+pub mod failures;
+pub mod rate_limit;
 pub mod verifier;
 
 pub use access::{Credential, Endpoint, Needed, decide};
+pub use allowlist::Allowlist;
 pub use bearer::{BearerError, credential};
+pub use failures::{FailureLimits, FailurePolicy};
+pub use rate_limit::{Limited, Quota, RateLimits, TokenRateLimit};
 pub use verifier::{Grant, Rejection, Verifier};
 
 impl Grant {

@@ -9,7 +9,10 @@ use crate::metrics::{Metrics, Outcome};
 use crate::store::{Store, StoreResult};
 use crate::token::{FormatError, PresentedToken};
 
+use super::allowlist::Allowlist;
 use super::cache::VerificationCache;
+use super::failures::{FailureLimits, Failures};
+use super::rate_limit::{Limited, Quota, RateLimiter, RateLimits, TokenRateLimit};
 
 /// What the store knows about a digest; cached as is, judged against the clock on each use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +26,11 @@ pub enum Lookup {
         access: Access,
         expires_at: Option<UnixTime>,
         revoked: bool,
+        disabled: bool,
+        rate_limit: TokenRateLimit,
+        allowed_ips: Option<Arc<Allowlist>>,
+        /// Set when the digest is the token's previous secret: until when it works.
+        previous_until: Option<UnixTime>,
     },
     /// A live session of an active user.
     Session {
@@ -43,6 +51,9 @@ pub enum Grant {
         name: Arc<str>,
         access: Access,
         expires_at: Option<UnixTime>,
+        rate_limit: TokenRateLimit,
+        /// The networks it may be used from; `None`: anywhere.
+        allowed_ips: Option<Arc<Allowlist>>,
     },
     /// A signed-in user.
     Session {
@@ -69,6 +80,10 @@ pub enum Rejection {
     Revoked,
     /// A user session presented where only API tokens are accepted (the gateway).
     SessionNotAccepted,
+    /// Disabled by an administrator (or for being unused); it works again once enabled.
+    Disabled,
+    /// A secret replaced by a regeneration, after its grace period.
+    Superseded,
 }
 
 impl Rejection {
@@ -81,6 +96,8 @@ impl Rejection {
             Self::Expired => "The token has expired.",
             Self::Revoked => "The token has been revoked.",
             Self::SessionNotAccepted => "Session tokens are not accepted here; use an API token.",
+            Self::Disabled => "The token is disabled.",
+            Self::Superseded => "This secret was replaced when the token was regenerated; use the new one.",
         }
     }
 }
@@ -92,7 +109,11 @@ pub struct Verifier {
     cache: VerificationCache,
     /// Token id → latest use, written to the store in batches by [`flush_usage`](Self::flush_usage).
     usage: Mutex<HashMap<i64, UnixTime>>,
+    /// The same for previous secrets still in their grace period.
+    previous_usage: Mutex<HashMap<i64, UnixTime>>,
     metrics: Arc<Metrics>,
+    limiter: RateLimiter,
+    failures: Failures,
 }
 
 impl Verifier {
@@ -103,8 +124,49 @@ impl Verifier {
             clock,
             cache: VerificationCache::new(capacity, ttl_seconds),
             usage: Mutex::default(),
+            previous_usage: Mutex::default(),
             metrics: Arc::default(),
+            limiter: RateLimiter::new(RateLimits::default()),
+            failures: Failures::new(FailureLimits::default()),
         }
+    }
+
+    /// The same verifier blocking clients after failed authentications as `limits` say.
+    pub fn with_failure_limits(mut self, limits: FailureLimits) -> Self {
+        self.failures = Failures::new(limits);
+        self
+    }
+
+    /// The failed-authentication limiters.
+    pub fn failures(&self) -> &Failures {
+        &self.failures
+    }
+
+    /// The current time of the verifier's clock.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// The same verifier judging tokens against `limits` (the default is Quable's).
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.limiter = RateLimiter::new(limits);
+        self
+    }
+
+    /// The per-token rate limiter.
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
+    /// Counts a verified request against its token's rate limits. Sessions are not limited
+    /// (`Ok(None)`), nor are tokens whose limits are off. A refusal is counted in the metrics.
+    pub fn admit(&self, grant: &Grant) -> Result<Option<Quota>, Limited> {
+        let Grant::Token { id, rate_limit, .. } = grant else {
+            return Ok(None);
+        };
+        self.limiter
+            .check(*id, *rate_limit, self.clock.now())
+            .inspect_err(|_| self.metrics.verification(Outcome::RateLimited))
     }
 
     /// The metrics this verifier records into (shared with the HTTP layer).
@@ -172,6 +234,11 @@ impl Verifier {
                     access: t.access,
                     expires_at: t.expires_at,
                     revoked: t.revoked_at.is_some(),
+                    disabled: t.disabled_at.is_some(),
+                    rate_limit: t.rate_limit,
+                    allowed_ips: t.allowed_ips.map(Arc::new),
+                    // A previous secret without a grace time works no longer (time 0).
+                    previous_until: (t.digest != digest).then(|| t.previous_valid_until.unwrap_or(0)),
                 })
         })
     }
@@ -180,6 +247,11 @@ impl Verifier {
         match lookup {
             Lookup::Unknown => Err(Rejection::Unknown),
             Lookup::Token { revoked: true, .. } => Err(Rejection::Revoked),
+            Lookup::Token { disabled: true, .. } => Err(Rejection::Disabled),
+            Lookup::Token {
+                previous_until: Some(until),
+                ..
+            } if until <= now => Err(Rejection::Superseded),
             Lookup::Token {
                 expires_at: Some(at), ..
             } if at <= now => Err(Rejection::Expired),
@@ -190,13 +262,24 @@ impl Verifier {
                 access,
                 expires_at,
                 revoked: false,
+                disabled: false,
+                rate_limit,
+                allowed_ips,
+                previous_until,
             } => {
-                self.usage.lock().unwrap_or_else(|p| p.into_inner()).insert(id, now);
+                let usage = if previous_until.is_some() {
+                    &self.previous_usage
+                } else {
+                    &self.usage
+                };
+                usage.lock().unwrap_or_else(|p| p.into_inner()).insert(id, now);
                 Ok(Grant::Token {
                     id,
                     name,
                     access,
                     expires_at,
+                    rate_limit,
+                    allowed_ips,
                 })
             }
             Lookup::Session {
@@ -225,6 +308,15 @@ impl Verifier {
         &self.cache
     }
 
+    /// A use of token `id`'s previous secret seen but not yet written to the store.
+    pub fn pending_previous_use(&self, id: i64) -> Option<UnixTime> {
+        self.previous_usage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .copied()
+    }
+
     /// A use of token `id` seen but not yet written to the store.
     pub fn pending_use(&self, id: i64) -> Option<UnixTime> {
         self.usage.lock().unwrap_or_else(|p| p.into_inner()).get(&id).copied()
@@ -236,6 +328,19 @@ impl Verifier {
         let batch: Vec<(i64, UnixTime)> = std::mem::take(&mut *self.usage.lock().unwrap_or_else(|p| p.into_inner()))
             .into_iter()
             .collect();
+        let previous: Vec<(i64, UnixTime)> =
+            std::mem::take(&mut *self.previous_usage.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
+        if !previous.is_empty() {
+            // Informational only: on failure the next use is recorded instead.
+            if let Err(error) = self.store.record_previous_secret_use(&previous).await {
+                tracing::warn!(error = format!("{error:#}"), "writing last uses of previous secrets");
+            }
+        }
+        // Piggybacks on the flusher's schedule to bound the limiter's memory.
+        self.limiter.prune(self.clock.now());
+        self.failures.prune(self.clock.now());
         if batch.is_empty() {
             return Ok(0);
         }
@@ -287,6 +392,8 @@ mod tests {
             description: Description::parse("").unwrap(),
             access: Access::Read,
             expires_at,
+            rate_limit: TokenRateLimit::Default,
+            allowed_ips: None,
         };
         let (record, secret) = issue_token(store, &Prefix::default(), request, None, audit())
             .await

@@ -5,12 +5,13 @@ use serde_json::Value;
 
 use super::output::{self, or_dash};
 use super::{cli_audit, open_store};
+use crate::auth::{Allowlist, TokenRateLimit};
 use crate::clock::{Clock, SystemClock, rfc3339};
 use crate::config::Settings;
 use crate::domain::{Access, Description, TokenName};
 use crate::http::TokenView;
 use crate::issue::{self, TokenRequest};
-use crate::store::{PageRequest, StoreError, TokenFilter, TokenRecord};
+use crate::store::{PageRequest, StoreError, TokenChanges, TokenFilter, TokenRecord};
 use crate::token::TokenSecret;
 
 #[derive(Debug, Subcommand)]
@@ -35,9 +36,31 @@ pub enum TokenCommand {
     },
     /// Revoke a token; it is refused from the next request on.
     Revoke { id: i64 },
+    /// Set a token's rate limit: default, off, or SHORT,LONG (requests per short and long window).
+    RateLimit {
+        id: i64,
+        #[arg(value_parser = TokenRateLimit::parse, value_name = "default|off|SHORT,LONG")]
+        limit: TokenRateLimit,
+    },
+    /// Disable a token: refused until enabled again.
+    Disable { id: i64 },
+    /// Enable a disabled token.
+    Enable { id: i64 },
+    /// Set the networks a token may be used from (CIDR, e.g. 10.0.0.0/8), or --anywhere.
+    AllowIps {
+        id: i64,
+        #[arg(value_name = "CIDR", required_unless_present = "anywhere")]
+        networks: Vec<String>,
+        /// Remove the allowlist: usable from anywhere.
+        #[arg(long, conflicts_with = "networks")]
+        anywhere: bool,
+    },
     /// Give a token a new secret, printed once; the old secret stops working.
     Regenerate {
         id: i64,
+        /// Keep the old secret working this long (e.g. 24h, 7d; at most 30d).
+        #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+        grace: Option<std::time::Duration>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -73,9 +96,23 @@ pub struct CreateArgs {
     /// never, a duration (30d, 12h), a date (2027-06-01) or an RFC 3339 time.
     #[arg(long, default_value = "never")]
     expires: String,
+    /// default (the [rate_limits] of the configuration), off, or SHORT,LONG: requests per
+    /// short window (10 minutes by default) and per long window (24 hours by default).
+    #[arg(long, value_parser = TokenRateLimit::parse, default_value = "default", value_name = "default|off|SHORT,LONG")]
+    rate_limit: TokenRateLimit,
+    /// A network (CIDR, e.g. 10.0.0.0/8) the token may be used from; repeat for more.
+    #[arg(long = "allow-ip", value_name = "CIDR")]
+    allow_ip: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .ok()
+        .filter(|g| *g <= issue::MAX_GRACE)
+        .ok_or_else(|| format!("`{text}` is not a grace period: a duration such as 24h or 7d, at most 30d"))
 }
 
 fn parse_access(text: &str) -> Result<Access, String> {
@@ -118,7 +155,14 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
                 description: Description::parse(&args.description)?,
                 access: args.access,
                 expires_at: issue::parse_expiry(&args.expires, now).map_err(anyhow::Error::msg)?,
+                rate_limit: args.rate_limit,
+                allowed_ips: if args.allow_ip.is_empty() {
+                    None
+                } else {
+                    Some(Allowlist::parse(&args.allow_ip).map_err(|e| anyhow::anyhow!("--allow-ip: {e}"))?)
+                },
             };
+            issue::check_lifetime(request.expires_at, now, settings.token_max_lifetime).map_err(anyhow::Error::msg)?;
             let (token, secret) =
                 issue::issue_token(store.as_ref(), &settings.token_prefix, request, None, cli_audit()).await?;
             print_secret(token, &secret, args.json, "created")
@@ -182,7 +226,10 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
                         let text = match value {
                             Value::String(s) => s,
                             Value::Null => "-".into(),
-                            Value::Object(o) => o.get("username").and_then(Value::as_str).unwrap_or("-").to_owned(),
+                            Value::Object(o) => match o.get("username").and_then(Value::as_str) {
+                                Some(username) => username.to_owned(),
+                                None => Value::Object(o).to_string(),
+                            },
                             other => other.to_string(),
                         };
                         println!("{key:<12} {text}");
@@ -196,12 +243,62 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
             println!("Token {id} (\"{}\") is revoked.", token.name);
             Ok(())
         }
-        TokenCommand::Regenerate { id, json } => {
+        TokenCommand::Disable { id } | TokenCommand::Enable { id } => {
+            let disable = matches!(command, TokenCommand::Disable { .. });
+            let token = store
+                .set_token_disabled(id, disable, cli_audit())
+                .await
+                .map_err(not_found(id))?;
+            let state = if disable { "disabled" } else { "enabled" };
+            println!("Token {id} (\"{}\") is {state}.", token.name);
+            Ok(())
+        }
+        TokenCommand::AllowIps { id, networks, anywhere } => {
+            let allowed = if anywhere {
+                None
+            } else {
+                Some(Allowlist::parse(&networks).map_err(anyhow::Error::msg)?)
+            };
+            let changes = TokenChanges {
+                allowed_ips: Some(allowed.clone()),
+                ..TokenChanges::default()
+            };
+            store
+                .update_token(id, changes, cli_audit())
+                .await
+                .map_err(not_found(id))?;
+            match allowed {
+                Some(list) => println!("Token {id} may be used from {} only.", list.entries().join(", ")),
+                None => println!("Token {id} may be used from anywhere."),
+            }
+            Ok(())
+        }
+        TokenCommand::RateLimit { id, limit } => {
+            let changes = TokenChanges {
+                rate_limit: Some(limit),
+                ..TokenChanges::default()
+            };
+            store
+                .update_token(id, changes, cli_audit())
+                .await
+                .map_err(not_found(id))?;
+            let text = match limit {
+                TokenRateLimit::Default => "the configured defaults".to_owned(),
+                TokenRateLimit::Off => "no rate limit".to_owned(),
+                TokenRateLimit::Custom { short, long } => {
+                    format!("{short} requests per short window, {long} per long window")
+                }
+            };
+            println!("Token {id} now has {text}.");
+            Ok(())
+        }
+        TokenCommand::Regenerate { id, grace, json } => {
             let token = store.token(id).await.map_err(not_found(id))?;
             if token.status(now) != crate::store::TokenStatus::Active {
                 anyhow::bail!("token {id} is {} and cannot be regenerated", token.status(now).as_str());
             }
-            let (token, secret) = issue::reissue_token(store.as_ref(), &settings.token_prefix, id, cli_audit()).await?;
+            let (token, secret) =
+                issue::reissue_token(store.as_ref(), &settings.token_prefix, id, grace, cli_audit()).await?;
             print_secret(token, &secret, json, "regenerated")
         }
         TokenCommand::Export { output } => super::transfer::export(settings, output).await,

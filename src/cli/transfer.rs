@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::{cli_audit, open_store};
+use crate::auth::TokenRateLimit;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::config::Settings;
 use crate::domain::{Access, Description, TokenName};
@@ -29,6 +30,12 @@ struct Exported {
     created_by: Option<CreatedBy>,
     expires_at: Option<String>,
     revoked_at: Option<String>,
+    /// Absent in exports made before per-token rate limits: the defaults.
+    #[serde(default)]
+    rate_limit: TokenRateLimit,
+    /// Absent in older exports: anywhere.
+    #[serde(default)]
+    allowed_ips: Option<Vec<String>>,
 }
 
 impl From<&TokenRecord> for Exported {
@@ -43,6 +50,8 @@ impl From<&TokenRecord> for Exported {
             created_by: token.created_by.clone(),
             expires_at: token.expires_at.map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
+            rate_limit: token.rate_limit,
+            allowed_ips: token.allowed_ips.as_ref().map(crate::auth::Allowlist::entries),
         }
     }
 }
@@ -149,6 +158,13 @@ fn parse_line(line: &str) -> anyhow::Result<(NewToken, Option<i64>)> {
             .as_deref()
             .map(|t| time("expiresAt", t))
             .transpose()?,
+        rate_limit: exported.rate_limit,
+        allowed_ips: exported
+            .allowed_ips
+            .as_deref()
+            .map(crate::auth::Allowlist::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("allowedIps: {e}"))?,
     };
     time("createdAt", &exported.created_at)?;
     let revoked_at = exported

@@ -53,10 +53,13 @@ async fn verify(State(state): State<AppState>, request: Request) -> Result<Respo
         .ok_or_else(|| ApiError::BadRequest("The request needs an X-Original-URI or X-Forwarded-Uri header.".into()))?;
     let (path, query) = split_uri(uri)?;
     check_path(path)?;
-    let identity = authorise(&state, headers, query, &method, mode).await?;
+    let identity = authorise(&state, None, headers, query, &method, mode).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(identity) = identity {
         headers::insert_identity(response.headers_mut(), &identity);
+        if let Some(quota) = &identity.quota {
+            quota.write_headers(response.headers_mut());
+        }
     }
     Ok(response)
 }
@@ -68,6 +71,7 @@ async fn envoy(State(state): State<AppState>, request: Request) -> Result<Respon
     check_path(path)?;
     let identity = authorise(
         &state,
+        None,
         request.headers(),
         request.uri().query(),
         request.method(),
@@ -77,6 +81,9 @@ async fn envoy(State(state): State<AppState>, request: Request) -> Result<Respon
     let mut response = StatusCode::OK.into_response();
     if let Some(identity) = identity {
         headers::insert_identity(response.headers_mut(), &identity);
+        if let Some(quota) = &identity.quota {
+            quota.write_headers(response.headers_mut());
+        }
     }
     Ok(response)
 }

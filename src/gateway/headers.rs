@@ -127,6 +127,7 @@ mod tests {
             id: 7,
             name: "CI runner – café 100%".into(),
             access: Access::Read,
+            quota: None,
         };
         insert_identity(&mut headers, &identity);
         assert_eq!(headers[TOKEN_ID], "7");

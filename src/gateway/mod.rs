@@ -25,11 +25,10 @@ use axum::http::{HeaderMap, Method};
 
 use crate::auth::access::has_method_override;
 use crate::auth::bearer::{header_credential, refuse_query_token};
-use crate::auth::{Grant, Rejection};
+use crate::auth::{Grant, Quota, Rejection};
 use crate::domain::Access;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::extract::{insufficient_scope, verify_credential};
 
 pub use route::{Route, RouteAccess, RouteConfig};
 
@@ -39,6 +38,8 @@ pub struct Identity {
     pub id: i64,
     pub name: Arc<str>,
     pub access: Access,
+    /// The token's rate-limit state after this request, for the `RateLimit-*` headers.
+    pub quota: Option<Quota>,
 }
 
 /// The forward-auth endpoints, to merge into the application's router.
@@ -53,9 +54,11 @@ pub fn proxy(state: &AppState) -> Router {
 
 /// Authenticates a gateway request and applies `mode` to `method`. `query` is the raw query
 /// string of the request being judged (a token there is refused, `_method` is an override).
-/// `Ok(None)` only for a public route.
+/// `Ok(None)` only for a public route. `client` is the address failed authentications are
+/// counted against (none for forward-auth, whose peer is the proxy in front).
 pub async fn authorise(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     headers: &HeaderMap,
     query: Option<&str>,
     method: &Method,
@@ -66,11 +69,20 @@ pub async fn authorise(
     }
     // Unlike the API, the gateway lets form bodies through: they belong to the guarded API.
     let credential = refuse_query_token(query).and_then(|()| header_credential(headers));
-    let grant = verify_credential(state, credential).await?;
-    let Grant::Token { id, name, access, .. } = grant else {
+    let grant = crate::http::extract::verify_credential(state, credential, client).await?;
+    let Grant::Token {
+        id, ref name, access, ..
+    } = grant
+    else {
         return Err(ApiError::InvalidToken(Rejection::SessionNotAccepted));
     };
+    let quota = state.verifier.admit(&grant).map_err(ApiError::RateLimited)?;
     mode.decide(access, method, has_method_override(headers, query))
-        .map_err(|needed| insufficient_scope(state, needed))?;
-    Ok(Some(Identity { id, name, access }))
+        .map_err(|needed| crate::http::extract::insufficient_scope(state, needed))?;
+    Ok(Some(Identity {
+        id,
+        name: name.clone(),
+        access,
+        quota,
+    }))
 }

@@ -76,7 +76,11 @@ impl Proxy {
         let (upstream, path) = self.resolve(parts.uri.path())?;
         let route = &upstream.route;
         let query = parts.uri.query();
-        let identity = authorise(&self.state, &parts.headers, query, &parts.method, route.access).await?;
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let identity = authorise(&self.state, client, &parts.headers, query, &parts.method, route.access).await?;
 
         let target = match query {
             Some(query) => format!("{path}?{query}"),
@@ -127,6 +131,9 @@ impl Proxy {
         }
         let (mut head, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut head.headers);
+        if let Some(quota) = identity.as_ref().and_then(|i| i.quota.as_ref()) {
+            quota.write_headers(&mut head.headers);
+        }
         Ok(Response::from_parts(head, Body::new(body)))
     }
 

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::auth::{BearerError, Needed, Rejection};
+use crate::auth::{BearerError, Limited, Needed, Rejection};
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
@@ -59,6 +59,21 @@ pub enum ApiError {
     /// The gateway's upstream did not answer in time.
     #[error("gateway timeout")]
     GatewayTimeout,
+    /// The token is beyond one of its rate limits: 429 with `Retry-After` and `RateLimit-*`.
+    #[error("rate limited")]
+    RateLimited(Limited),
+    /// The request body is larger than the configured limit (bytes).
+    #[error("payload too large")]
+    PayloadTooLarge(usize),
+    /// The request line and headers are larger than the configured limit (bytes).
+    #[error("request headers too large")]
+    HeadersTooLarge(usize),
+    /// The token may not be used from the client's address (its allowlist).
+    #[error("address not allowed")]
+    AddressNotAllowed,
+    /// Too many failed authentications from this client: 429 with `Retry-After` (seconds).
+    #[error("too many failed authentications")]
+    TooManyFailures(u64),
     /// The store did not answer: fail closed.
     #[error("store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -165,6 +180,36 @@ impl ApiError {
                 "gateway-timeout",
                 "The upstream service did not answer in time.".into(),
             ),
+            RateLimited(limited) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                format!(
+                    "This token has made too many requests ({} per {} s at most); retry in {} s.",
+                    limited.quota.limit, limited.quota.window, limited.retry_after
+                ),
+            ),
+            PayloadTooLarge(max) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                format!("The request body is larger than {max} bytes."),
+            ),
+            HeadersTooLarge(max) => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers-too-large",
+                format!("The request line and headers are larger than {max} bytes."),
+            ),
+            AddressNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "address-not-allowed",
+                "This token may not be used from this address.".into(),
+            ),
+            TooManyFailures(retry_after) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-failures",
+                format!(
+                    "Too many failed authentications (or leak reports) from this address; retry in {retry_after} s."
+                ),
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -224,6 +269,13 @@ impl IntoResponse for ApiError {
         );
         if let Some(challenge) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Self::RateLimited(limited) = &self {
+            limited.quota.write_headers(headers);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after));
+        }
+        if let Self::TooManyFailures(retry_after) = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

@@ -3,10 +3,12 @@
 pub mod error;
 pub mod extract;
 mod health;
+mod leaks;
 pub(crate) mod observe;
 pub mod openapi;
 pub mod representation;
 pub(crate) mod sessions;
+mod size_limits;
 pub(crate) mod tokens;
 pub(crate) mod users;
 
@@ -23,9 +25,6 @@ use crate::store::Store;
 use error::ApiError;
 
 pub use tokens::TokenView;
-
-/// Largest request body the API reads; its bodies are small JSON documents.
-const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -63,12 +62,18 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(users::router(&state))
         .merge(tokens::router(&state))
+        .merge(leaks::router(&state))
         .merge(sessions::router(&state))
         .merge(crate::gateway::router(&state))
         .fallback_service(crate::gateway::proxy(&state))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(axum::Extension(extract::BodyLimit(state.settings.max_body_bytes)))
         .layer(middleware::from_fn(crate::gateway::framing::refuse_marked))
+        .layer(middleware::from_fn_with_state(
+            state.settings.max_header_bytes,
+            size_limits::limit_headers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

@@ -160,7 +160,7 @@ JSON-LD by default and plain JSON arrays with `Accept: application/json`, paged 
         super::users::list, super::users::show, super::users::create, super::users::replace, super::users::update,
         super::users::remove, super::tokens::introspect, super::tokens::list, super::tokens::show, super::tokens::create,
         super::tokens::update, super::tokens::revoke, super::tokens::regenerate, super::sessions::sign_in,
-        super::sessions::sign_out,
+        super::sessions::sign_out, super::leaks::revoke_leaked, super::tokens::disable, super::tokens::enable,
     ),
     components(schemas(Problem, Access, TokenStatus, CreatedBy)),
     modifiers(&Conventions),
@@ -234,6 +234,10 @@ fn add_problems(operation: &mut Operation, has_id: bool) {
         add(
             "403",
             "Valid credential without the needed access (`insufficient_scope`; `scope` names what is needed)",
+        );
+        add(
+            "429",
+            "Beyond the token's rate limit, or too many failed authentications from this address (`Retry-After`)",
         );
         add("503", "The store cannot answer; nothing was done (fail closed)");
     }

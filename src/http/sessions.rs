@@ -60,6 +60,15 @@ pub(crate) async fn password_sign_in(
     ip: Option<String>,
 ) -> Result<(User, TokenSecret, UnixTime), ApiError> {
     let now = state.clock.now();
+    // Per account and address: a guesser is stopped, the account's owner elsewhere is not.
+    let failure_key = ip
+        .as_deref()
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .map(|ip| (username.to_lowercase(), ip));
+    let failures = &state.verifier.failures().sign_in;
+    if let Some(wait) = failure_key.as_ref().and_then(|key| failures.blocked(key, now)) {
+        return Err(ApiError::TooManyFailures(wait));
+    }
     let found = match state.store.user_for_login(username).await {
         Ok(found) => Some(found),
         Err(StoreError::NotFound) => None,
@@ -79,6 +88,11 @@ pub(crate) async fn password_sign_in(
             let details = json!({ "username": username.chars().take(64).collect::<String>() });
             let event = AuditEvent::new(audit_kind::LOGIN_FAILED, &audit(Actor::Anonymous), None, details);
             state.store.record(event).await?;
+            if let Some(key) = &failure_key
+                && let Some(seconds) = failures.record_failure(key, now)
+            {
+                tracing::warn!(client = %key.1, seconds, "too many failed sign-ins for one account: client blocked");
+            }
             return Err(ApiError::LoginFailed);
         }
     };

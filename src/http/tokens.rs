@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, Id, Principal};
 use super::representation::{Format, Kind, Pagination};
-use crate::auth::{Endpoint, Grant};
+use crate::auth::{Allowlist, Endpoint, Grant, TokenRateLimit};
 use crate::clock::{UnixTime, parse_rfc3339, rfc3339};
 use crate::domain::{Access, Description, TokenName};
 use crate::issue::{self, TokenRequest};
@@ -49,6 +49,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/api/tokens/{id}/regenerate",
             post(regenerate).route_layer(state.guard(Endpoint::TokenRegenerate)),
         )
+        // The same rule as regenerating: an administrator's session.
+        .route(
+            "/api/tokens/{id}/disable",
+            post(disable).route_layer(state.guard(Endpoint::TokenRegenerate)),
+        )
+        .route(
+            "/api/tokens/{id}/enable",
+            post(enable).route_layer(state.guard(Endpoint::TokenRegenerate)),
+        )
 }
 
 /// A token's metadata as the API shows it.
@@ -57,7 +66,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 #[schema(as = Token, example = json!({
     "id": 3, "name": "nightly export", "description": "", "access": "read", "hint": "pcl_…x9Qa",
     "status": "active", "createdAt": "2026-11-29T13:39:17Z", "createdBy": {"id": 1, "username": "ada"},
-    "expiresAt": null, "lastUsedAt": null, "revokedAt": null
+    "expiresAt": null, "lastUsedAt": null, "revokedAt": null, "rateLimit": "default"
 }))]
 pub struct TokenView {
     id: i64,
@@ -76,12 +85,46 @@ pub struct TokenView {
     last_used_at: Option<String>,
     #[schema(format = DateTime)]
     revoked_at: Option<String>,
+    /// `"default"` (the installation's limits), `"off"`, or `{"short": N, "long": N}`.
+    rate_limit: TokenRateLimit,
+    #[schema(format = DateTime)]
+    disabled_at: Option<String>,
+    /// The networks it may be used from (CIDR); `null`: anywhere.
+    allowed_ips: Option<Vec<String>>,
+    /// Until when the secret replaced by the last regeneration still works (`null`: it does not).
+    #[schema(format = DateTime)]
+    old_secret_valid_until: Option<String>,
+    /// The last use of that old secret.
+    #[schema(format = DateTime)]
+    old_secret_last_used_at: Option<String>,
+    /// Whether the old secret still works and was used since the regeneration: clients to update.
+    old_secret_still_in_use: bool,
 }
 
 impl TokenView {
     /// The view of `token` at time `now`, with a last use not yet written to the store.
     pub fn new(token: TokenRecord, now: UnixTime, pending_use: Option<UnixTime>) -> Self {
+        Self::with_old_secret_use(token, now, pending_use, None)
+    }
+
+    /// Like [`new`](Self::new), with a use of the old secret not yet written to the store.
+    pub fn with_old_secret_use(
+        token: TokenRecord,
+        now: UnixTime,
+        pending_use: Option<UnixTime>,
+        pending_old_use: Option<UnixTime>,
+    ) -> Self {
+        let old_valid_until = token
+            .previous_valid_until
+            .filter(|until| *until > now && token.previous_digest.is_some());
+        let old_last_used = token
+            .previous_last_used_at
+            .max(pending_old_use)
+            .filter(|_| old_valid_until.is_some());
         Self {
+            old_secret_valid_until: old_valid_until.map(rfc3339),
+            old_secret_last_used_at: old_last_used.map(rfc3339),
+            old_secret_still_in_use: old_last_used.is_some(),
             id: token.id,
             status: token.status(now),
             name: token.name,
@@ -93,13 +136,23 @@ impl TokenView {
             expires_at: token.expires_at.map(rfc3339),
             last_used_at: token.last_used_at.max(pending_use).map(rfc3339),
             revoked_at: token.revoked_at.map(rfc3339),
+            rate_limit: token.rate_limit,
+            disabled_at: token.disabled_at.map(rfc3339),
+            allowed_ips: token.allowed_ips.as_ref().map(Allowlist::entries),
         }
     }
 }
 
 fn view(state: &AppState, token: TokenRecord) -> serde_json::Value {
     let pending = state.verifier.pending_use(token.id);
-    serde_json::to_value(TokenView::new(token, state.clock.now(), pending)).unwrap_or_default()
+    let pending_old = state.verifier.pending_previous_use(token.id);
+    serde_json::to_value(TokenView::with_old_secret_use(
+        token,
+        state.clock.now(),
+        pending,
+        pending_old,
+    ))
+    .unwrap_or_default()
 }
 
 /// The one response that shows a secret: the token's metadata plus `token`.
@@ -150,7 +203,7 @@ fn explicit_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String
 /// A new token; `access` defaults to `read`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"name": "nightly export", "access": "read", "expiresAt": "2027-06-01T00:00:00Z"}))]
+#[schema(example = json!({"name": "nightly export", "access": "read", "expiresAt": "2027-06-01T00:00:00Z", "rateLimit": {"short": 600, "long": 30000}}))]
 pub(super) struct CreateToken {
     name: String,
     #[serde(default)]
@@ -160,6 +213,12 @@ pub(super) struct CreateToken {
     access: Access,
     #[schema(format = DateTime)]
     expires_at: Option<String>,
+    /// `"default"` (the installation's limits, when absent), `"off"`, or
+    /// `{"short": N, "long": N}`: requests per short and per long window.
+    #[serde(default)]
+    rate_limit: TokenRateLimit,
+    /// CIDR networks (`10.0.0.0/8`, `192.0.2.7`) it may be used from; absent or `null`: anywhere.
+    allowed_ips: Option<Vec<String>>,
 }
 
 fn read_access() -> Access {
@@ -195,17 +254,22 @@ async fn create(
         description: Description::parse(&body.description)?,
         access: body.access,
         expires_at: body.expires_at.as_deref().map(|t| future_time(t, now)).transpose()?,
+        rate_limit: body.rate_limit,
+        allowed_ips: allowlist(body.allowed_ips.as_deref())?,
     };
     let (token, secret) = create_token(&state, request, client.audit(&principal, &state)).await?;
     Ok(with_secret(&state, format, StatusCode::CREATED, token, &secret))
 }
 
-/// Issues a token recorded as created by the acting user (shared with the web admin).
+/// Issues a token recorded as created by the acting user, within the maximum lifetime
+/// policy (shared with the web admin).
 pub(crate) async fn create_token(
     state: &AppState,
     request: TokenRequest,
     audit: AuditContext,
 ) -> Result<(TokenRecord, TokenSecret), ApiError> {
+    issue::check_lifetime(request.expires_at, audit.at, state.settings.token_max_lifetime)
+        .map_err(ApiError::Unprocessable)?;
     let created_by = match &audit.actor {
         Actor::User { id, username } => Some(CreatedBy {
             id: *id,
@@ -233,9 +297,25 @@ pub(super) struct UpdateToken {
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<String>, format = DateTime)]
     expires_at: Option<Option<String>>,
+    rate_limit: Option<TokenRateLimit>,
+    #[serde(default, deserialize_with = "explicit_null_list")]
+    #[schema(value_type = Option<Vec<String>>)]
+    allowed_ips: Option<Option<Vec<String>>>,
 }
 
-/// Change a token's name, description or expiry.
+/// Like [`explicit_null`], for a list.
+fn explicit_null_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
+}
+
+/// Parses the `allowedIps` of a request.
+fn allowlist(entries: Option<&[String]>) -> Result<Option<Allowlist>, ApiError> {
+    entries
+        .map(|e| Allowlist::parse(e).map_err(|why| ApiError::Unprocessable(format!("allowedIps: {why}"))))
+        .transpose()
+}
+
+/// Change a token's name, description, expiry or rate limit.
 #[utoipa::path(patch, path = "/api/tokens/{id}", tag = "Tokens", request_body = UpdateToken, params(("id" = i64, Path, description = "Token id")),
     description = "Needs a signed-in administrator's session; no API token may manage tokens.",
     security(("bearer" = [])),
@@ -256,18 +336,26 @@ async fn update(
             .expires_at
             .map(|e| e.as_deref().map(|t| future_time(t, now)).transpose())
             .transpose()?,
+        rate_limit: body.rate_limit,
+        allowed_ips: body.allowed_ips.map(|e| allowlist(e.as_deref())).transpose()?,
     };
     let token = update_token(&state, id, changes, client.audit(&principal, &state)).await?;
     Ok(TOKENS.item(format, StatusCode::OK, id, view(&state, token)))
 }
 
-/// Changes a token's metadata and drops cached verifications (shared with the web admin).
+/// Changes a token's metadata within the maximum lifetime policy and drops cached
+/// verifications (shared with the web admin).
 pub(crate) async fn update_token(
     state: &AppState,
     id: i64,
     changes: TokenChanges,
     audit: AuditContext,
 ) -> Result<TokenRecord, ApiError> {
+    if let Some(expires_at) = changes.expires_at {
+        let created_at = state.store.token(id).await?.created_at;
+        issue::check_lifetime(expires_at, created_at, state.settings.token_max_lifetime)
+            .map_err(ApiError::Unprocessable)?;
+    }
     let token = state.store.update_token(id, changes, audit).await?;
     state.verifier.invalidate();
     Ok(token)
@@ -295,8 +383,20 @@ pub(crate) async fn revoke_token(state: &AppState, id: i64, audit: AuditContext)
     Ok(token)
 }
 
-/// Give a token a new secret (in `token`, in this response only); the old one stops working.
+/// Optional settings of a regeneration.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"gracePeriod": "24h"}))]
+pub(super) struct RegenerateOptions {
+    /// How long the old secret keeps working (`30m`, `24h`, `7d`; at most 30 days). Absent:
+    /// it stops at once.
+    grace_period: Option<String>,
+}
+
+/// Give a token a new secret (in `token`, in this response only); the old one stops working
+/// at once, or after `gracePeriod`.
 #[utoipa::path(post, path = "/api/tokens/{id}/regenerate", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    request_body(content = Option<RegenerateOptions>, description = "Optional; without a body the old secret stops at once"),
     description = "Needs a signed-in administrator's session; no API token may manage tokens.",
     security(("bearer" = [])),
     responses((status = 200, description = "Regenerated; copy `token` now", content((TokenCreated = "application/ld+json"), (TokenCreated = "application/json"))),
@@ -307,15 +407,36 @@ async fn regenerate(
     client: ClientIp,
     format: Format,
     Id(id): Id,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let (token, secret) = regenerate_token(&state, id, client.audit(&principal, &state)).await?;
+    let options: RegenerateOptions = if body.iter().all(u8::is_ascii_whitespace) {
+        RegenerateOptions::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => ApiError::Unprocessable(e.to_string()),
+            _ => ApiError::BadRequest(format!("The body is not valid JSON: {e}")),
+        })?
+    };
+    let grace = options
+        .grace_period
+        .as_deref()
+        .map(|text| {
+            humantime::parse_duration(text)
+                .ok()
+                .filter(|g| *g <= issue::MAX_GRACE)
+                .ok_or_else(|| ApiError::Unprocessable("gracePeriod: a duration such as 24h or 7d, at most 30d".into()))
+        })
+        .transpose()?;
+    let (token, secret) = regenerate_token(&state, id, grace, client.audit(&principal, &state)).await?;
     Ok(with_secret(&state, format, StatusCode::OK, token, &secret))
 }
 
-/// Gives an unexpired, unrevoked token a new secret (shared with the web admin).
+/// Gives an unexpired, unrevoked token a new secret; the old one keeps working for `grace`
+/// if given (shared with the web admin).
 pub(crate) async fn regenerate_token(
     state: &AppState,
     id: i64,
+    grace: Option<std::time::Duration>,
     audit: AuditContext,
 ) -> Result<(TokenRecord, TokenSecret), ApiError> {
     if state.store.token(id).await?.status(state.clock.now()) == TokenStatus::Expired {
@@ -323,9 +444,58 @@ pub(crate) async fn regenerate_token(
             "an expired token cannot be regenerated; extend its expiry first".into(),
         ));
     }
-    let (token, secret) = issue::reissue_token(state.store.as_ref(), &state.settings.token_prefix, id, audit).await?;
+    let (token, secret) =
+        issue::reissue_token(state.store.as_ref(), &state.settings.token_prefix, id, grace, audit).await?;
     state.verifier.invalidate();
     Ok((token, secret))
+}
+
+/// Disable a token: refused (401) until enabled again, without losing its secret or settings.
+#[utoipa::path(post, path = "/api/tokens/{id}/disable", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session. Disabling twice is harmless.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The disabled token", content((TokenItem = "application/ld+json"), (TokenView = "application/json"))),
+        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json")))]
+async fn disable(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientIp,
+    format: Format,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    set_disabled(state, principal, client, format, id, true).await
+}
+
+/// Enable a disabled token again.
+#[utoipa::path(post, path = "/api/tokens/{id}/enable", tag = "Tokens", params(("id" = i64, Path, description = "Token id")),
+    description = "Needs a signed-in administrator's session. Enabling an enabled token is harmless.",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The enabled token", content((TokenItem = "application/ld+json"), (TokenView = "application/json"))),
+        (status = 409, description = "The token is revoked", body = Problem, content_type = "application/problem+json")))]
+async fn enable(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientIp,
+    format: Format,
+    Id(id): Id,
+) -> Result<Response, ApiError> {
+    set_disabled(state, principal, client, format, id, false).await
+}
+
+async fn set_disabled(
+    state: AppState,
+    principal: Principal,
+    client: ClientIp,
+    format: Format,
+    id: i64,
+    disabled: bool,
+) -> Result<Response, ApiError> {
+    let token = state
+        .store
+        .set_token_disabled(id, disabled, client.audit(&principal, &state))
+        .await?;
+    state.verifier.invalidate();
+    Ok(TOKENS.item(format, StatusCode::OK, id, view(&state, token)))
 }
 
 /// Describe the presented credential: an API token or a user session.
@@ -340,6 +510,7 @@ async fn introspect(principal: Principal) -> Response {
             name,
             access,
             expires_at,
+            ..
         } => json!({
             "kind": "token", "id": id, "name": &*name, "access": access, "expiresAt": expires_at.map(rfc3339),
         }),

@@ -74,15 +74,25 @@ pub trait TokenStore: Send + Sync {
     async fn update_token(&self, id: i64, changes: TokenChanges, audit: AuditContext) -> StoreResult<TokenRecord>;
     /// Marks a token revoked at `audit.at`; revoking twice keeps the first time.
     async fn revoke_token(&self, id: i64, audit: AuditContext) -> StoreResult<TokenRecord>;
-    /// Replaces the secret of an unrevoked token.
+    /// Replaces the secret of an unrevoked token. With `grace_until`, the previous secret
+    /// keeps working until then; without, it stops at once.
     async fn regenerate_token(
         &self,
         id: i64,
         digest: TokenDigest,
         hint: String,
+        grace_until: Option<UnixTime>,
         audit: AuditContext,
     ) -> StoreResult<TokenRecord>;
-    /// The token with this digest, whatever its state; the verifier judges it.
+    /// Writes gathered last uses of previous secrets (in their grace period).
+    async fn record_previous_secret_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()>;
+    /// Disables (refused until enabled) or enables an unrevoked token; doing it twice is
+    /// harmless. `Conflict` for a revoked token.
+    async fn set_token_disabled(&self, id: i64, disabled: bool, audit: AuditContext) -> StoreResult<TokenRecord>;
+    /// Disables every live token not used (nor created) since `unused_since`; their ids.
+    async fn disable_unused_tokens(&self, unused_since: UnixTime, audit: AuditContext) -> StoreResult<Vec<i64>>;
+    /// The token with this digest, whatever its state, or whose previous secret has this
+    /// digest (whatever its grace period); the verifier judges it.
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>>;
     /// Writes gathered last-used times in one transaction.
     async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()>;

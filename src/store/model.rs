@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::auth::{Allowlist, TokenRateLimit};
 use crate::clock::UnixTime;
 use crate::domain::{Access, Description, Email, PersonName, TokenName, Username};
 use crate::token::TokenDigest;
@@ -51,6 +52,7 @@ pub enum TokenStatus {
     Active,
     Expired,
     Revoked,
+    Disabled,
 }
 
 impl TokenStatus {
@@ -60,6 +62,7 @@ impl TokenStatus {
             Self::Active => "active",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
+            Self::Disabled => "disabled",
         }
     }
 }
@@ -87,13 +90,27 @@ pub struct TokenRecord {
     pub expires_at: Option<UnixTime>,
     pub last_used_at: Option<UnixTime>,
     pub revoked_at: Option<UnixTime>,
+    /// Its own rate limits, or the installation's defaults, or none.
+    pub rate_limit: TokenRateLimit,
+    /// When it was disabled (it is refused until enabled again).
+    pub disabled_at: Option<UnixTime>,
+    /// The networks it may be used from; `None`: anywhere.
+    pub allowed_ips: Option<Allowlist>,
+    /// The secret replaced by the last regeneration, while it may still work.
+    pub previous_digest: Option<TokenDigest>,
+    /// Until when the previous secret works.
+    pub previous_valid_until: Option<UnixTime>,
+    /// The last use of the previous secret.
+    pub previous_last_used_at: Option<UnixTime>,
 }
 
 impl TokenRecord {
-    /// The status at time `now`: revoked wins over expired.
+    /// The status at time `now`: revoked wins over disabled, disabled over expired.
     pub fn status(&self, now: UnixTime) -> TokenStatus {
         if self.revoked_at.is_some() {
             TokenStatus::Revoked
+        } else if self.disabled_at.is_some() {
+            TokenStatus::Disabled
         } else if self.expires_at.is_some_and(|at| at <= now) {
             TokenStatus::Expired
         } else {
@@ -112,6 +129,8 @@ pub struct NewToken {
     pub access: Access,
     pub created_by: Option<CreatedBy>,
     pub expires_at: Option<UnixTime>,
+    pub rate_limit: TokenRateLimit,
+    pub allowed_ips: Option<Allowlist>,
 }
 
 /// Editable token fields; `None` leaves a field unchanged.
@@ -121,6 +140,9 @@ pub struct TokenChanges {
     pub description: Option<Description>,
     /// `Some(None)` removes the expiry.
     pub expires_at: Option<Option<UnixTime>>,
+    pub rate_limit: Option<TokenRateLimit>,
+    /// `Some(None)` removes the allowlist.
+    pub allowed_ips: Option<Option<Allowlist>>,
 }
 
 /// Which tokens a listing shows.
@@ -169,6 +191,8 @@ pub enum Actor {
     Cli,
     /// Someone not (yet) identified, e.g. a failed sign-in.
     Anonymous,
+    /// Portcullis itself, e.g. disabling unused tokens.
+    System,
 }
 
 /// Who acts, when and from where: attached to every audited mutation.
@@ -185,6 +209,9 @@ pub mod audit_kind {
     pub const TOKEN_UPDATED: &str = "token.updated";
     pub const TOKEN_REGENERATED: &str = "token.regenerated";
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    pub const TOKEN_LEAK_REPORTED: &str = "token.leak_reported";
+    pub const TOKEN_DISABLED: &str = "token.disabled";
+    pub const TOKEN_ENABLED: &str = "token.enabled";
     pub const USER_CREATED: &str = "user.created";
     pub const USER_CHANGED: &str = "user.changed";
     pub const USER_DELETED: &str = "user.deleted";

@@ -45,6 +45,7 @@ fn actor(actor: &Actor) -> maud::Markup {
         Actor::Token { name, .. } => html! { "token " em { (name) } },
         Actor::Cli => html! { span.muted { "command line" } },
         Actor::Anonymous => html! { span.muted { "anonymous" } },
+        Actor::System => html! { span.muted { "Portcullis" } },
     }
 }
 

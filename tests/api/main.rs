@@ -18,6 +18,10 @@
 //! - `backend` — which store the suite runs on: SQLite by default, PostgreSQL with
 //!   `PORTCULLIS_TEST_BACKEND=postgres` (each test in its own fresh database).
 //! - `multi_instance` — two servers on one PostgreSQL: revocation propagation, store outage.
+//! - `token_lifecycle` — disable/enable, address allowlists, maximum lifetime, unused tokens.
+//! - `size_limits` — 413 and 431 for oversized bodies and header sections.
+//! - `leaks` — reporting leaked tokens for revocation.
+//! - `rate_limits` — per-token rate limits on the API, forward-auth and proxy routes.
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
 //!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
@@ -32,15 +36,19 @@ mod gateway_proxy;
 mod gateway_scenario;
 mod gateway_support;
 mod helpers;
+mod leaks;
 mod lifecycle;
 mod logs;
 mod multi_instance;
 mod observability;
 mod operations;
 mod python_client;
+mod rate_limits;
 mod representation;
 mod sessions;
+mod size_limits;
 mod tls;
+mod token_lifecycle;
 mod tokens;
 mod users;
 mod web;

@@ -13,6 +13,7 @@ pub(super) async fn insert(conn: &mut PgConnection, event: &AuditEvent) -> Store
         Actor::Token { id, name } => ("token", Some(*id), Some(name.as_str())),
         Actor::Cli => ("cli", None, None),
         Actor::Anonymous => ("anonymous", None, None),
+        Actor::System => ("system", None, None),
     };
     sqlx::query(
         "INSERT INTO audit_events (at, kind, actor_kind, actor_id, actor_name, target, client_ip, details)
@@ -43,6 +44,7 @@ fn from_row(row: &PgRow) -> AuditEvent {
             name: row.get("actor_name"),
         },
         "cli" => Actor::Cli,
+        "system" => Actor::System,
         _ => Actor::Anonymous,
     };
     let details: String = row.get("details");

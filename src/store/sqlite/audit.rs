@@ -12,6 +12,7 @@ pub(super) async fn insert(conn: &mut SqliteConnection, event: &AuditEvent) -> S
         Actor::Token { id, name } => ("token", Some(*id), Some(name.as_str())),
         Actor::Cli => ("cli", None, None),
         Actor::Anonymous => ("anonymous", None, None),
+        Actor::System => ("system", None, None),
     };
     sqlx::query(
         "INSERT INTO audit_events (at, kind, actor_kind, actor_id, actor_name, target, client_ip, details)
@@ -42,6 +43,7 @@ fn from_row(row: &SqliteRow) -> AuditEvent {
             name: row.get("actor_name"),
         },
         "cli" => Actor::Cli,
+        "system" => Actor::System,
         _ => Actor::Anonymous,
     };
     let details: String = row.get("details");

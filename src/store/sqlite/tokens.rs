@@ -5,6 +5,7 @@ use serde_json::json;
 use sqlx::{Row, sqlite::SqliteRow};
 
 use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable};
+use crate::auth::{Allowlist, TokenRateLimit};
 use crate::clock::UnixTime;
 use crate::domain::Access;
 use crate::store::{
@@ -36,6 +37,21 @@ fn from_row(row: &SqliteRow) -> TokenRecord {
         expires_at: row.get("expires_at"),
         last_used_at: row.get("last_used_at"),
         revoked_at: row.get("revoked_at"),
+        rate_limit: TokenRateLimit::from_columns(
+            row.get("rate_limit_mode"),
+            row.get("rate_limit_short"),
+            row.get("rate_limit_long"),
+        ),
+        disabled_at: row.get("disabled_at"),
+        allowed_ips: row
+            .get::<Option<String>, _>("allowed_ips")
+            .map(|text| Allowlist::from_column(&text)),
+        previous_digest: row
+            .get::<Option<Vec<u8>>, _>("previous_digest")
+            .and_then(|d| d.try_into().ok())
+            .map(TokenDigest),
+        previous_valid_until: row.get("previous_valid_until"),
+        previous_last_used_at: row.get("previous_last_used_at"),
     }
 }
 
@@ -54,8 +70,8 @@ impl TokenStore for SqliteStore {
     async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = sqlx::query(
-            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(&token.digest.as_bytes()[..])
         .bind(&token.hint)
@@ -66,11 +82,17 @@ impl TokenStore for SqliteStore {
         .bind(token.created_by.as_ref().map(|c| c.id))
         .bind(token.created_by.as_ref().map(|c| c.username.as_str()))
         .bind(token.expires_at)
+        .bind(token.rate_limit.to_columns().0)
+        .bind(token.rate_limit.to_columns().1)
+        .bind(token.rate_limit.to_columns().2)
+        .bind(token.allowed_ips.as_ref().map(Allowlist::to_column))
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
         let created = from_row(&row);
-        let details = json!({ "name": created.name, "access": created.access, "expiresAt": created.expires_at });
+        let details = json!({
+            "name": created.name, "access": created.access, "expiresAt": created.expires_at, "rateLimit": created.rate_limit,
+        });
         audit_in(
             &mut tx,
             audit_kind::TOKEN_CREATED,
@@ -121,10 +143,19 @@ impl TokenStore for SqliteStore {
             .as_ref()
             .map_or(before.description.as_str(), |d| d.as_str());
         let expires_at = changes.expires_at.unwrap_or(before.expires_at);
-        sqlx::query("UPDATE api_tokens SET name = ?, description = ?, expires_at = ? WHERE id = ?")
+        let (limit_mode, limit_short, limit_long) = changes.rate_limit.unwrap_or(before.rate_limit).to_columns();
+        let allowed_ips = changes
+            .allowed_ips
+            .clone()
+            .unwrap_or_else(|| before.allowed_ips.clone());
+        sqlx::query("UPDATE api_tokens SET name = ?, description = ?, expires_at = ?, rate_limit_mode = ?, rate_limit_short = ?, rate_limit_long = ?, allowed_ips = ? WHERE id = ?")
             .bind(name)
             .bind(description)
             .bind(expires_at)
+            .bind(limit_mode)
+            .bind(limit_short)
+            .bind(limit_long)
+            .bind(allowed_ips.as_ref().map(Allowlist::to_column))
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -133,6 +164,11 @@ impl TokenStore for SqliteStore {
         let details = json!({
             "name": after.name,
             "expiresAt": { "from": before.expires_at, "to": after.expires_at },
+            "rateLimit": { "from": before.rate_limit, "to": after.rate_limit },
+            "allowedIps": {
+                "from": before.allowed_ips.as_ref().map(Allowlist::entries),
+                "to": after.allowed_ips.as_ref().map(Allowlist::entries),
+            },
         });
         audit_in(
             &mut tx,
@@ -176,16 +212,26 @@ impl TokenStore for SqliteStore {
         id: i64,
         digest: TokenDigest,
         hint: String,
+        grace_until: Option<UnixTime>,
         audit: AuditContext,
     ) -> StoreResult<TokenRecord> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let updated = sqlx::query("UPDATE api_tokens SET digest = ?, hint = ? WHERE id = ? AND revoked_at IS NULL")
-            .bind(&digest.as_bytes()[..])
-            .bind(&hint)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
+        // The right-hand sides read the row as it was: `digest` is the replaced secret.
+        let updated = sqlx::query(
+            "UPDATE api_tokens SET
+                previous_digest = CASE WHEN ? IS NULL THEN NULL ELSE digest END,
+                previous_valid_until = ?, previous_last_used_at = NULL,
+                digest = ?, hint = ?
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(grace_until)
+        .bind(grace_until)
+        .bind(&digest.as_bytes()[..])
+        .bind(&hint)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
         if updated.rows_affected() == 0 {
             // Either missing or revoked: tell the two apart for the caller.
             fetch(&mut tx, id).await?;
@@ -204,8 +250,84 @@ impl TokenStore for SqliteStore {
         Ok(after)
     }
 
+    async fn set_token_disabled(&self, id: i64, disabled: bool, audit: AuditContext) -> StoreResult<TokenRecord> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let before = fetch(&mut tx, id).await?;
+        if before.revoked_at.is_some() {
+            return Err(StoreError::Conflict("a revoked token cannot be disabled or enabled"));
+        }
+        if before.disabled_at.is_some() == disabled {
+            return Ok(before);
+        }
+        sqlx::query("UPDATE api_tokens SET disabled_at = ? WHERE id = ?")
+            .bind(disabled.then_some(audit.at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let kind = if disabled {
+            audit_kind::TOKEN_DISABLED
+        } else {
+            audit_kind::TOKEN_ENABLED
+        };
+        audit_in(
+            &mut tx,
+            kind,
+            &audit,
+            format!("token:{id}"),
+            json!({ "name": before.name }),
+        )
+        .await?;
+        let after = fetch(&mut tx, id).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(after)
+    }
+
+    async fn disable_unused_tokens(&self, unused_since: UnixTime, audit: AuditContext) -> StoreResult<Vec<i64>> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE api_tokens SET disabled_at = ?
+             WHERE revoked_at IS NULL AND disabled_at IS NULL AND COALESCE(last_used_at, created_at) < ?
+             RETURNING id",
+        )
+        .bind(audit.at)
+        .bind(unused_since)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        for id in &ids {
+            let details = json!({ "reason": "unused", "unusedSince": unused_since });
+            audit_in(
+                &mut tx,
+                audit_kind::TOKEN_DISABLED,
+                &audit,
+                format!("token:{id}"),
+                details,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(ids)
+    }
+
+    async fn record_previous_secret_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE api_tokens SET previous_last_used_at = MAX(COALESCE(previous_last_used_at, 0), ?) WHERE id = ?",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE digest = ?")
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE digest = ? OR previous_digest = ?")
+            .bind(&digest.as_bytes()[..])
             .bind(&digest.as_bytes()[..])
             .fetch_optional(&self.pool)
             .await

@@ -119,6 +119,10 @@ fn parse_new(form: &NewToken, now: UnixTime) -> Result<TokenRequest, String> {
         description: Description::parse(&form.description).map_err(field)?,
         access,
         expires_at,
+        // The installation's rate limits and no address restriction; both can be set
+        // through the API and the CLI.
+        rate_limit: Default::default(),
+        allowed_ips: None,
     })
 }
 

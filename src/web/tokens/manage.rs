@@ -118,7 +118,7 @@ pub(super) async fn edit(
     let changes = TokenChanges {
         name: Some(name),
         description: Some(description),
-        expires_at: None,
+        ..TokenChanges::default()
     };
     api::update_token(&web.app, id, changes, user.audit(&web, client)).await?;
     Ok(Redirect::to(&format!("/admin/tokens/{id}?done=updated")).into_response())
@@ -196,6 +196,6 @@ pub(super) async fn regenerate(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     user.require_admin()?;
-    let (token, secret) = api::regenerate_token(&web.app, parse_id(&id)?, user.audit(&web, client)).await?;
+    let (token, secret) = api::regenerate_token(&web.app, parse_id(&id)?, None, user.audit(&web, client)).await?;
     Ok(secret_page(&web, &user, &headers, &token, &secret, "Token regenerated"))
 }
