@@ -247,6 +247,7 @@ fn add_problems(operation: &mut Operation, has_id: bool) {
     if has_body {
         add("400", "The body is not valid JSON");
         add("415", "The body is not `application/json`");
+        add("413", "The body is larger than `limits.max_body_size`");
         add(
             "422",
             "The JSON has unknown or missing fields, wrong types, or values that break a rule",

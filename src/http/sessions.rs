@@ -39,7 +39,8 @@ pub(super) struct Credentials {
 /// Sign in: a session bearer token (`pcs_…`) for the user, which may manage tokens if the user is an administrator.
 #[utoipa::path(post, path = "/api/sessions", tag = "Sessions", request_body = Credentials,
     responses((status = 201, description = "Signed in", body = super::openapi::SessionCreated, content_type = "application/json"),
-        (status = 401, description = "Wrong username or password (the same answer either way)", body = super::openapi::Problem, content_type = "application/problem+json")))]
+        (status = 401, description = "Wrong username or password (the same answer either way)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins for this account from this address (`Retry-After`)", body = super::openapi::Problem, content_type = "application/problem+json")))]
 async fn sign_in(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
