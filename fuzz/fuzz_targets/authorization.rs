@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         headers.insert(header::AUTHORIZATION, value);
     }
     if let Ok(token) = credential(&headers, query) {
-        let raw = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+        let raw = headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
         assert!(raw.windows(token.len()).any(|w| w == token.as_bytes()));
     }
     let _ = header_credential(&headers);
