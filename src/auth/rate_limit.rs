@@ -7,7 +7,7 @@
 //! assumed to have been spread evenly. Exact when traffic is even; otherwise the estimate can be
 //! off by at most the previous bucket's count in either direction, and it never lets more
 //! than twice the limit through in any window-long span. The cost per request is one
-//! uncontended lock of one of [`SHARDS`] maps and a few integer operations; refused requests
+//! uncontended lock of one of `SHARDS` maps and a few integer operations; refused requests
 //! are not counted, so a client that backs off gets its quota back on time.
 
 use std::collections::HashMap;
