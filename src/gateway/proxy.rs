@@ -5,13 +5,12 @@
 //! client's hop-by-hop headers, anything its `Connection` header names, its `X-Portcullis-*`
 //! headers and (by default) its `Authorization` never reach the upstream.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{HeaderMap, StatusCode, Uri, Version};
 use axum::response::Response;
@@ -24,6 +23,7 @@ use super::route::{self, Route};
 use super::{authorise, headers};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::extract::client_addr;
 
 /// Paths of Portcullis' own that reach the proxy only when no API route matched them.
 const OWN: &[&str] = &["/api", "/auth", "/healthz", "/readyz", "/metrics", "/setup", "/admin"];
@@ -76,10 +76,7 @@ impl Proxy {
         let (upstream, path) = self.resolve(parts.uri.path())?;
         let route = &upstream.route;
         let query = parts.uri.query();
-        let client = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        let client = client_addr(&parts);
         let identity = authorise(&self.state, client, &parts.headers, query, &parts.method, route.access).await?;
 
         let target = match query {
@@ -102,7 +99,7 @@ impl Proxy {
         *outgoing.method_mut() = parts.method.clone();
         *outgoing.uri_mut() = uri;
         *outgoing.version_mut() = Version::HTTP_11;
-        *outgoing.headers_mut() = upstream_headers(&mut parts, route, identity.as_ref(), upgrade);
+        *outgoing.headers_mut() = upstream_headers(&mut parts, client, route, identity.as_ref(), upgrade);
 
         let started = std::time::Instant::now();
         let metrics = self.state.verifier.metrics();
@@ -175,14 +172,11 @@ impl Proxy {
 /// `Forwarded` and (by default) `Authorization`, plus the identity and forwarding headers.
 fn upstream_headers(
     parts: &mut axum::http::request::Parts,
+    client: Option<std::net::IpAddr>,
     route: &Route,
     identity: Option<&super::Identity>,
     upgrade: Option<HeaderValue>,
 ) -> HeaderMap {
-    let client = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
     let host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
             .uri
@@ -233,13 +227,13 @@ fn switch_protocols(
 }
 
 /// Replaces any client-sent `X-Forwarded-*` with what Portcullis saw itself.
-fn set_forwarded(headers: &mut HeaderMap, client: Option<String>, host: Option<HeaderValue>) {
+fn set_forwarded(headers: &mut HeaderMap, client: Option<std::net::IpAddr>, host: Option<HeaderValue>) {
     const FOR: &str = "x-forwarded-for";
     const PROTO: &str = "x-forwarded-proto";
     const HOST: &str = "x-forwarded-host";
     headers.remove(FOR);
     headers.remove(HOST);
-    if let Some(value) = client.and_then(|c| HeaderValue::from_str(&c).ok()) {
+    if let Some(value) = client.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
         headers.insert(FOR, value);
     }
     headers.insert(PROTO, HeaderValue::from_static("http"));

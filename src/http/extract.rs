@@ -71,11 +71,8 @@ pub async fn authenticate(
 /// Reads and verifies the credential of a request and counts it against the rate limits;
 /// counts what was refused before verification (the verifier counts its own outcomes).
 async fn verify(state: &AppState, parts: &Parts) -> Result<(Grant, Option<Quota>), ApiError> {
-    let client = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let grant = verify_credential(state, auth::credential(&parts.headers, parts.uri.query()), client).await?;
+    let credential = auth::credential(&parts.headers, parts.uri.query());
+    let grant = verify_credential(state, credential, client_addr(parts)).await?;
     let quota = state.verifier.admit(&grant).map_err(ApiError::RateLimited)?;
     Ok((grant, quota))
 }
@@ -166,13 +163,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string()),
-        ))
+        Ok(Self(client_addr(parts).map(|ip| ip.to_string())))
     }
+}
+
+/// The address of the peer that sent the request: the one place that reads it, for the
+/// audit log, failure limits, allowlists and `X-Forwarded-For`.
+pub fn client_addr(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 impl ClientIp {
