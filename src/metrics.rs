@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -43,16 +44,38 @@ impl Outcome {
 
 type Labels = Vec<(&'static str, &'static str)>;
 
+/// Labels of an HTTP request: typed, so a sample costs one route string, not a vector of
+/// formatted pairs.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+/// Labels of a proxied upstream response.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    route: String,
+    status: u16,
+}
+
+/// A route template or proxy prefix.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
 /// Every metric Portcullis exports.
 pub struct Metrics {
     registry: Registry,
     verifications: Family<Labels, Counter>,
     verification_seconds: Histogram,
     cache_lookups: Family<Labels, Counter>,
-    requests: Family<Vec<(&'static str, String)>, Counter>,
-    request_seconds: Family<Vec<(&'static str, String)>, Histogram>,
-    upstream_responses: Family<Vec<(&'static str, String)>, Counter>,
-    upstream_seconds: Family<Vec<(&'static str, String)>, Histogram>,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Family<RouteLabel, Histogram>,
+    upstream_responses: Family<UpstreamLabels, Counter>,
+    upstream_seconds: Family<RouteLabel, Histogram>,
     pool_connections: Family<Labels, Gauge>,
     cache_entries: Gauge,
 }
@@ -79,29 +102,27 @@ impl Default for Metrics {
             "Verification cache lookups by result (hit, miss)",
             cache_lookups.clone(),
         );
-        let requests = Family::<Vec<(&'static str, String)>, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route template, method and status",
             requests.clone(),
         );
-        let request_seconds = Family::<Vec<(&'static str, String)>, Histogram>::new_with_constructor(
-            latency_buckets as fn() -> Histogram,
-        );
+        let request_seconds =
+            Family::<RouteLabel, Histogram>::new_with_constructor(latency_buckets as fn() -> Histogram);
         registry.register(
             "http_request_seconds",
             "HTTP request latency by route template",
             request_seconds.clone(),
         );
-        let upstream_responses = Family::<Vec<(&'static str, String)>, Counter>::default();
+        let upstream_responses = Family::<UpstreamLabels, Counter>::default();
         registry.register(
             "upstream_responses",
             "Proxied upstream responses by route and status",
             upstream_responses.clone(),
         );
-        let upstream_seconds = Family::<Vec<(&'static str, String)>, Histogram>::new_with_constructor(
-            latency_buckets as fn() -> Histogram,
-        );
+        let upstream_seconds =
+            Family::<RouteLabel, Histogram>::new_with_constructor(latency_buckets as fn() -> Histogram);
         registry.register(
             "upstream_seconds",
             "Proxied upstream latency by route",
@@ -155,25 +176,32 @@ impl Metrics {
     }
 
     /// Counts a finished HTTP request; `route` is a route template such as `/api/users/{id}`.
-    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let labels = vec![
-            ("route", route.to_owned()),
-            ("method", method.to_owned()),
-            ("status", status.to_string()),
-        ];
-        self.requests.get_or_create(&labels).inc();
+    pub fn request(&self, route: String, method: &'static str, status: u16, elapsed: Duration) {
+        let route = RouteLabel { route };
         self.request_seconds
-            .get_or_create(&vec![("route", route.to_owned())])
+            .get_or_create(&route)
             .observe(elapsed.as_secs_f64());
+        let labels = RequestLabels {
+            route: route.route,
+            method,
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
     }
 
     /// Counts a proxied upstream response for a configured route prefix.
     pub fn upstream(&self, route: &str, status: u16, elapsed: Duration) {
-        let labels = vec![("route", route.to_owned()), ("status", status.to_string())];
-        self.upstream_responses.get_or_create(&labels).inc();
+        let route = RouteLabel {
+            route: route.to_owned(),
+        };
         self.upstream_seconds
-            .get_or_create(&vec![("route", route.to_owned())])
+            .get_or_create(&route)
             .observe(elapsed.as_secs_f64());
+        let labels = UpstreamLabels {
+            route: route.route,
+            status,
+        };
+        self.upstream_responses.get_or_create(&labels).inc();
     }
 
     /// The text exposition, with gauges sampled now.
@@ -203,7 +231,7 @@ mod tests {
         metrics.verification(Outcome::Allowed);
         metrics.verification(Outcome::Revoked);
         metrics.cache_lookup(true);
-        metrics.request("/api/users/{id}", "GET", 200, Duration::from_micros(300));
+        metrics.request("/api/users/{id}".into(), "GET", 200, Duration::from_micros(300));
         let text = metrics.render((4, 3), 2);
         assert!(
             text.contains("portcullis_verifications_total{outcome=\"allowed\"} 1"),

@@ -71,7 +71,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request"));
-    state.verifier.metrics().request(&route, method, status, elapsed);
+    state.verifier.metrics().request(route, method, status, elapsed);
     response.headers_mut().insert(REQUEST_ID.clone(), request_id);
     response
 }
