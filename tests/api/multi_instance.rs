@@ -252,6 +252,26 @@ async fn a_statement_that_runs_past_the_timeout_answers_503_and_changes_nothing(
         .call("DELETE", &format!("/api/tokens/{id}"), Some(&session), None)
         .await;
     reply.assert_problem(503, None, "a revoke cancelled by the statement timeout");
+    // DESIGN §3: 5xx bodies are opaque; the cause goes to the log.
+    assert_eq!(
+        reply.json()["detail"],
+        "The service is temporarily unavailable.",
+        "{}",
+        reply.body
+    );
+    assert!(
+        !reply.body.to_lowercase().contains("statement"),
+        "no cause in the body: {}",
+        reply.body
+    );
+    let logged = (0..50).any(|_| {
+        let found = app.logs().contains("canceling statement due to statement timeout");
+        if !found {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        found
+    });
+    assert!(logged, "the cause is logged:\n{}", app.logs());
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "answered in {:?}",
