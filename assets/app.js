@@ -1,21 +1,33 @@
 // Portcullis web admin: copy buttons and the expiry date field. Everything works without it.
 "use strict";
 
-function copyText(text, button) {
-  const done = () => {
-    const label = button.textContent;
-    button.textContent = "Copied";
-    button.classList.add("copied");
-    setTimeout(() => { button.textContent = label; button.classList.remove("copied"); }, 1600);
+function copyText(text, button, source) {
+  const show = (label) => {
+    const before = button.dataset.label || button.textContent;
+    button.dataset.label = before;
+    button.textContent = label;
+    button.classList.toggle("copied", label === "Copied");
+    clearTimeout(button.revert);
+    button.revert = setTimeout(() => { button.textContent = before; button.classList.remove("copied"); }, 1600);
   };
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(done, () => fallbackCopy(text) && done());
-  } else if (fallbackCopy(text)) {
-    done();
+  // The selected-text copy runs inside the click, while the browser still counts it as the
+  // user's gesture; the asynchronous clipboard API is the second try. When both fail the
+  // secret is left selected for the keyboard.
+  if (fallbackCopy(text)) {
+    show("Copied");
+  } else if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(() => show("Copied"), () => manualCopy(source, show));
+  } else {
+    manualCopy(source, show);
   }
 }
 
-// Plain-HTTP pages have no clipboard API: copy through a selected, off-screen text area.
+function manualCopy(source, show) {
+  if (source.select) { source.focus(); source.select(); }
+  show("Press Ctrl+C");
+}
+
+// Copies through a selected, off-screen text area (works on plain-HTTP pages too).
 function fallbackCopy(text) {
   const area = document.createElement("textarea");
   area.value = text;
@@ -35,7 +47,7 @@ document.addEventListener("click", (event) => {
   const source = document.getElementById(button.dataset.copy);
   if (!source) return;
   const text = "value" in source && source.value !== undefined ? source.value : source.textContent;
-  copyText(text, button);
+  copyText(text, button, source);
 });
 
 // Clicking the secret selects all of it, for those who copy with the keyboard.

@@ -261,7 +261,9 @@ async fn the_first_admin_is_set_up_in_the_browser_and_a_read_token_works_until_r
             "a copy button for the token"
         );
         browser.click("button[data-copy=token-secret]").await?;
-        let copied = browser.text("button[data-copy=token-secret]").await?;
+        let copied = browser
+            .wait_for_text("button[data-copy=token-secret]", "Copied")
+            .await?;
         ensure!(
             copied == "Copied",
             "the copy button (app.js, allowed by the CSP) answers: {copied:?}"

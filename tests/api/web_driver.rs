@@ -233,6 +233,19 @@ impl Browser {
         Ok(text.as_str().unwrap_or_default().to_owned())
     }
 
+    /// Waits up to 5 s for the element matching `css` to show `expected` (for text that a
+    /// script sets after a promise settles); answers the last text seen.
+    pub async fn wait_for_text(&self, css: &str, expected: &str) -> Result<String, String> {
+        let started = Instant::now();
+        loop {
+            let text = self.text(css).await?;
+            if text == expected || started.elapsed() > Duration::from_secs(5) {
+                return Ok(text);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Whether the checkbox, radio button or option matching `css` is selected.
     pub async fn selected(&self, css: &str) -> Result<bool, String> {
         Ok(self
