@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than the system allocator: the request path allocates and frees many small
+/// objects (headers, futures), and glibc's malloc showed as a tenth of the CPU time in the
+/// profile of `/auth/verify` (issue #8, bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = portcullis::cli::Cli::parse();

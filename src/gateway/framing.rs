@@ -10,7 +10,7 @@
 //! head with `httparse` (the parser hyper uses), then skips the body by its `Content-Length` or
 //! its chunks. A head with both framing headers, or with more than one `Content-Length`, is
 //! rewritten into a body-less request carrying [`MARKER`], and whatever follows it is
-//! discarded; [`refuse_marked`] answers that request `400` with `Connection: close`. When the
+//! discarded; [`refusal`] answers that request `400` with `Connection: close`. When the
 //! guard cannot follow a connection (a head hyper will reject anyway, an upgrade), it steps
 //! aside and passes bytes through untouched.
 
@@ -19,10 +19,8 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::http::header::CONNECTION;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::serve::{Listener, ListenerExt, TapIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -63,18 +61,16 @@ impl Listener for GuardedListener {
     }
 }
 
-/// The middleware that answers a rewritten head: `400`, and the connection is closed.
-pub async fn refuse_marked(request: Request, next: Next) -> Response {
-    if request.headers().contains_key(MARKER) {
-        return (
-            [(CONNECTION, HeaderValue::from_static("close"))],
-            ApiError::BadRequest(
-                "The request has both Content-Length and Transfer-Encoding, or more than one Content-Length.".into(),
-            ),
-        )
-            .into_response();
-    }
-    next.run(request).await
+/// The answer to a rewritten head (see [`crate::http::observe`], which looks for [`MARKER`]):
+/// `400`, and the connection is closed.
+pub fn refusal() -> Response {
+    (
+        [(CONNECTION, HeaderValue::from_static("close"))],
+        ApiError::BadRequest(
+            "The request has both Content-Length and Transfer-Encoding, or more than one Content-Length.".into(),
+        ),
+    )
+        .into_response()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -69,11 +69,6 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(axum::Extension(extract::BodyLimit(state.settings.max_body_bytes)))
-        .layer(middleware::from_fn(crate::gateway::framing::refuse_marked))
-        .layer(middleware::from_fn_with_state(
-            state.settings.max_header_bytes,
-            size_limits::limit_headers,
-        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

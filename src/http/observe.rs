@@ -1,12 +1,19 @@
-//! One log line and one metrics sample per request, with a request id that is taken from
+//! The one middleware in front of every route: the request-head checks that come before
+//! anything else (framing refused by the connection guard, oversized headers), then one log
+//! line and one metrics sample per request, with a request id that is taken from
 //! `X-Request-Id` when the client sends a sane one, generated otherwise, and returned.
+//!
+//! One layer rather than one per concern: each `from_fn` layer clones its inner service and
+//! boxes a future on every request, which showed in the profile of the hot path (issue #8).
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::AppState;
@@ -16,6 +23,28 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest client-sent request id that is honoured.
 const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// A fresh request id: a random per-process prefix and a counter, 32 hex digits. Unique
+/// within a process and, by the prefix, across instances; it is a correlation id, not a
+/// secret, so it does not cost a read of the OS random generator per request.
+fn new_request_id() -> HeaderValue {
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without the OS generator the prefix is only less unique; the id stays valid.
+        let _ = getrandom::getrandom(&mut bytes);
+        u64::from_le_bytes(bytes) ^ u64::from(std::process::id())
+    });
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut text = [0u8; 32];
+    for (i, byte) in text.iter_mut().enumerate() {
+        let word = if i < 16 { prefix } else { count };
+        let nibble = (word >> (4 * (15 - (i % 16)))) & 0xf;
+        *byte = b"0123456789abcdef"[nibble as usize];
+    }
+    HeaderValue::from_bytes(&text).expect("hex digits are a valid header value")
+}
 
 fn client_request_id(request: &Request) -> Option<HeaderValue> {
     let value = request.headers().get(&REQUEST_ID)?;
@@ -49,14 +78,12 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Wraps every request: span with method, route and request id (the authentication layer
-/// adds the token id), then one `request` event with status and latency.
+/// Wraps every request: the head checks of [`refused_head`], a span with method, route and
+/// request id (the authentication layer adds the token id), then one `request` event with
+/// status and latency.
 pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = client_request_id(&request).unwrap_or_else(|| {
-        // A UUID is always a valid header value.
-        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid header value")
-    });
+    let request_id = client_request_id(&request).unwrap_or_else(new_request_id);
     request.headers_mut().insert(REQUEST_ID.clone(), request_id.clone());
     let method = method_label(request.method());
     let route = route_of(&request);
@@ -67,11 +94,23 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         request_id = request_id.to_str().unwrap_or(""),
         token_id = tracing::field::Empty,
     );
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = match refused_head(&request, state.settings.max_header_bytes) {
+        Some(refusal) => refusal,
+        None => next.run(request).instrument(span.clone()).await,
+    };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request"));
     state.verifier.metrics().request(route, method, status, elapsed);
     response.headers_mut().insert(REQUEST_ID.clone(), request_id);
     response
+}
+
+/// The answer to a request whose head is refused before anything else looks at it: a head
+/// the connection guard marked for ambiguous framing, or a header section over `max_header`.
+fn refused_head(request: &Request, max_header: usize) -> Option<Response> {
+    if request.headers().contains_key(crate::gateway::framing::MARKER) {
+        return Some(crate::gateway::framing::refusal());
+    }
+    super::size_limits::headers_too_large(request, max_header).map(IntoResponse::into_response)
 }

@@ -1,24 +1,23 @@
 //! Request size limits: the header section (431) and, for the bodies Portcullis reads itself,
 //! the body (413, applied through axum's `DefaultBodyLimit` and mapped in `ApiJson`).
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
 
 use super::error::ApiError;
 
-/// Refuses a request whose request line and headers together exceed `max` bytes, counted as
-/// on the wire (`name: value\r\n`), before anything else looks at them.
-pub async fn limit_headers(State(max): State<usize>, request: Request, next: Next) -> Response {
-    let mut size = request.method().as_str().len() + request.uri().to_string().len() + 12;
+/// The refusal of a request whose request line and headers together exceed `max` bytes,
+/// counted as on the wire (`name: value\r\n`); `None` when it fits.
+pub fn headers_too_large(request: &Request, max: usize) -> Option<ApiError> {
+    let uri = request.uri();
+    let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.scheme_str().map_or(0, |s| s.len() + 3);
+    let mut size = request.method().as_str().len() + target + 12;
     for (name, value) in request.headers() {
         size += name.as_str().len() + value.len() + 4;
         if size > max {
-            return ApiError::HeadersTooLarge(max).into_response();
+            return Some(ApiError::HeadersTooLarge(max));
         }
     }
-    if size > max {
-        return ApiError::HeadersTooLarge(max).into_response();
-    }
-    next.run(request).await
+    (size > max).then_some(ApiError::HeadersTooLarge(max))
 }

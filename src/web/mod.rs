@@ -148,7 +148,6 @@ pub fn router(app: AppState, web: WebState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), guard::check_post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(middleware::from_fn(guard::security_headers))
-        .layer(middleware::from_fn(crate::gateway::framing::refuse_marked))
         .layer(middleware::from_fn_with_state(
             state.app.clone(),
             crate::http::observe::observe,

@@ -78,7 +78,12 @@ async fn a_sane_request_id_is_echoed_and_a_missing_one_is_generated() {
     assert_eq!(reply.header("x-request-id"), Some("job-42.step_7"));
     let generated = app.raw_request("GET", "/healthz", &[]);
     let id = generated.header("x-request-id").expect("a generated request id");
-    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "32 hex digits: {id}"
+    );
+    let next = app.raw_request("GET", "/healthz", &[]);
+    assert_ne!(next.header("x-request-id"), Some(id), "each request gets its own id");
     let hostile = app.raw_request("GET", "/healthz", &[b"X-Request-Id: two words"]);
     assert_ne!(
         hostile.header("x-request-id"),
