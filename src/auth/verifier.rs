@@ -352,6 +352,7 @@ impl Verifier {
             }
             return Err(error);
         }
+        self.metrics.last_used_written(batch.len());
         Ok(batch.len())
     }
 }

@@ -1,5 +1,7 @@
 //! Operations: Prometheus metrics, request ids, and one structured log line per request.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
 use crate::helpers::{TestApp, WWW_NO_ERROR, with_bad_checksum};
@@ -127,4 +129,38 @@ async fn json_logs_have_one_line_per_request_with_route_status_latency_and_token
     assert_eq!(event["span"]["route"], "/api/users/{id}");
     assert_eq!(event["span"]["token_id"], id);
     assert!(!app.logs().contains(&token), "the secret never reaches the log");
+}
+
+/// Issue #8 item 5: however many requests a token makes, its last-used time is written at
+/// most once per flush interval.
+#[tokio::test]
+async fn last_used_is_written_at_most_once_per_token_per_flush() {
+    let app = TestApp::spawn_with_env(&[("PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL", "1s")]);
+    let (_, busy) = app.create_token("read").await;
+    let (_, other) = app.create_token("read").await;
+    let writes = |text: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix("portcullis_last_used_writes_total "))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no last-used write counter in:\n{text}"))
+    };
+    let before = writes(&app.call("GET", "/metrics", None, None).await.body);
+    let started = Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        for token in [&busy, &busy, &busy, &other] {
+            app.get("/api/token", token).await.assert_status(200, "a valid token");
+            requests += 1;
+        }
+    }
+    // Let the last flush of the burst happen.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let written = writes(&app.call("GET", "/metrics", None, None).await.body) - before;
+    let flushes = started.elapsed().as_secs_f64().ceil() + 1.0;
+    assert!(requests > 100, "a burst of requests: {requests}");
+    assert!(written >= 2.0, "both tokens' uses are written: {written}");
+    assert!(
+        written <= 2.0 * flushes,
+        "{requests} requests by 2 tokens over {flushes} flushes wrote {written} last-used times"
+    );
 }
