@@ -31,6 +31,7 @@ fn show_page(
     token: &TokenRecord,
     form: Option<(&EditToken, &str)>,
     notice: Option<Markup>,
+    usage: Markup,
 ) -> Response {
     let status = token.status(web.app.clock.now());
     let (name, description) = form.map_or((token.name.as_str(), token.description.as_str()), |(f, _)| {
@@ -69,6 +70,7 @@ fn show_page(
                 }
             }
         }
+        (usage)
     };
     layout::page(&token.name, user, Section::Tokens, body)
 }
@@ -87,7 +89,8 @@ pub(super) async fn show(
 ) -> Result<Response, WebError> {
     let token = web.app.store.token(parse_id(&id)?).await?;
     let notice = done_notice(&done.done);
-    Ok(show_page(&web, &user, &token, None, notice))
+    let usage = usage_card(&web, token.id).await?;
+    Ok(show_page(&web, &user, &token, None, notice, usage))
 }
 
 pub(super) async fn edit(
@@ -110,6 +113,7 @@ pub(super) async fn edit(
                 &token,
                 Some((&form, &crate::http::error::sentence(&error.to_string()))),
                 None,
+                usage_card(&web, id).await?,
             );
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(response);

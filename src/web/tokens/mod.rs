@@ -24,10 +24,12 @@ use crate::token::TokenSecret;
 mod create;
 mod list;
 mod manage;
+mod usage;
 
 use create::{create, new_form, secret_page};
 use list::{done_notice, list};
 use manage::{confirm_regenerate, confirm_revoke, edit, regenerate, revoke, show};
+use usage::usage_card;
 
 pub fn router() -> Router<Web> {
     Router::new()
