@@ -65,6 +65,27 @@ pub struct UsageView {
     denied: u64,
 }
 
+impl UsageView {
+    /// The view of a token's hours with requests in `from..to` (shared with the CLI).
+    pub fn new(token_id: i64, from: UnixTime, to: UnixTime, rows: Vec<HourlyUsage>) -> Self {
+        Self {
+            token_id,
+            from: rfc3339(from),
+            to: rfc3339(to),
+            allowed: rows.iter().map(|r| r.allowed).sum(),
+            denied: rows.iter().map(|r| r.denied).sum(),
+            hours: rows
+                .into_iter()
+                .map(|r| HourView {
+                    hour: rfc3339(r.hour),
+                    allowed: r.allowed,
+                    denied: r.denied,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `?hours=N`: how many hours, ending with the current one (1–720, default 720).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -124,22 +145,7 @@ async fn usage(State(state): State<AppState>, Id(id): Id, uri: Uri) -> Result<Re
     state.store.token(id).await?;
     let (from, to) = window(state.clock.now(), hours);
     let rows = token_usage(&state, id, from, to).await?;
-    let view = UsageView {
-        token_id: id,
-        from: rfc3339(from),
-        to: rfc3339(to),
-        allowed: rows.iter().map(|r| r.allowed).sum(),
-        denied: rows.iter().map(|r| r.denied).sum(),
-        hours: rows
-            .into_iter()
-            .map(|r| HourView {
-                hour: rfc3339(r.hour),
-                allowed: r.allowed,
-                denied: r.denied,
-            })
-            .collect(),
-    };
-    let body = serde_json::to_value(view).map_err(|e| ApiError::Unexpected(e.into()))?;
+    let body = serde_json::to_value(UsageView::new(id, from, to, rows)).map_err(|e| ApiError::Unexpected(e.into()))?;
     Ok(Format::Json.respond(StatusCode::OK, &body))
 }
 

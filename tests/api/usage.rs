@@ -208,3 +208,46 @@ async fn the_tokens_page_shows_a_chart_of_its_usage() {
     );
     assert!(!page.contains("style="), "no inline styles (CSP)");
 }
+
+#[tokio::test]
+async fn the_cli_prints_a_tokens_usage_as_a_table_or_json() {
+    let app = TestApp::spawn();
+    let session = app.admin_session().await;
+    let (id, token) = app.create_token("read").await;
+    app.get("/api/token", &token).await.assert_status(200, "a read");
+    app.get("/api/token", &token).await.assert_status(200, "a read");
+    app.call("DELETE", "/api/users/1", Some(&token), None)
+        .await
+        .assert_problem(403, Some(WWW_SCOPE_FULL), "a write");
+    // Reading through the API writes the server's pending counts for the CLI to see.
+    let from_api = usage(&app, id, &session).await;
+    let id_text = id.to_string();
+    let from_cli = app.cli_json(&["token", "usage", &id_text, "--json"]);
+    assert_eq!(from_cli["hours"], from_api["hours"], "the same hours: {from_cli}");
+    assert_eq!(
+        (from_cli["allowed"].as_u64(), from_cli["denied"].as_u64()),
+        (Some(2), Some(1))
+    );
+
+    let out = app.cli(&["token", "usage", &id_text, "--hours", "24"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let total = text.lines().last().unwrap_or_default();
+    assert_eq!(
+        total.split_whitespace().collect::<Vec<_>>(),
+        ["total", "(24", "h)", "2", "1"],
+        "{text}"
+    );
+    for bad in [
+        vec!["token", "usage", "999"],
+        vec!["token", "usage", &id_text, "--hours", "0"],
+    ] {
+        let out = app.cli(&bad);
+        assert!(!out.status.success(), "{bad:?} fails: {}", describe(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "",
+            "nothing on stdout for {bad:?}"
+        );
+    }
+}
