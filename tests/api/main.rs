@@ -26,6 +26,7 @@
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
 //!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
+//! - `web_lifecycle` — the web admin's rate-limit, allowlist, disable, grace and leak controls.
 
 mod access_matrix;
 mod api_docs;
@@ -56,3 +57,4 @@ mod users;
 mod web;
 mod web_driver;
 mod web_http;
+mod web_lifecycle;
