@@ -88,7 +88,10 @@ fn show_page(
         @if let Some(notice) = notice { (notice) }
         @if let Some(leak) = leak { (leak_notice(leak)) }
         div.columns {
-            section.card { h2 { "Details" } (details(web, token)) }
+            div {
+                section.card { h2 { "Details" } (details(web, token)) }
+                (usage)
+            }
             @if user.admin {
                 section.card {
                     h2 { "Edit" }
@@ -105,7 +108,6 @@ fn show_page(
                 }
             }
         }
-        (usage)
     };
     layout::page(&token.name, user, Section::Tokens, body)
 }
