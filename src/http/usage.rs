@@ -91,7 +91,7 @@ impl UsageView {
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Hours to show, ending with the current one: 1–720 (30 days), default 720.
-    #[param(minimum = 1, maximum = 720)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 720)]
     hours: Option<String>,
 }
 
