@@ -251,3 +251,44 @@ async fn the_cli_prints_a_tokens_usage_as_a_table_or_json() {
         );
     }
 }
+
+#[tokio::test]
+async fn two_instances_on_one_postgresql_database_add_up_their_counts() {
+    let Some(admin_url) = crate::backend::require_postgres("usage::two instances") else {
+        return;
+    };
+    let database = crate::multi_instance::shared_database(&admin_url);
+    // No periodic flush during the test: only the usage reads write counts.
+    let slow = [("PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL", "1h")];
+    let a = crate::multi_instance::instance(&database, None, &slow);
+    let b = crate::multi_instance::instance(&database, None, &slow);
+    let session = a.admin_session().await;
+    let (id, token) = a.create_token_with(&session, "read").await;
+    for _ in 0..3 {
+        a.get("/api/token", &token)
+            .await
+            .assert_status(200, "a read on instance a");
+    }
+    for _ in 0..2 {
+        b.get("/api/token", &token)
+            .await
+            .assert_status(200, "a read on instance b");
+    }
+    b.call("DELETE", "/api/users/1", Some(&token), None)
+        .await
+        .assert_problem(403, Some(WWW_SCOPE_FULL), "a write on instance b");
+    // Each answer writes its own instance's pending counts first: b's, then a's on top.
+    let from_b = usage(&b, id, &session).await;
+    assert_eq!(
+        (from_b["allowed"].as_u64(), from_b["denied"].as_u64()),
+        (Some(2), Some(1)),
+        "{from_b}"
+    );
+    let from_a = usage(&a, id, &session).await;
+    assert_eq!(
+        (from_a["allowed"].as_u64(), from_a["denied"].as_u64()),
+        (Some(5), Some(1)),
+        "both instances' counts in the same hour row: {from_a}"
+    );
+    assert_eq!(from_a["hours"].as_array().map(Vec::len), Some(1), "{from_a}");
+}
