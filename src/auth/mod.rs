@@ -7,6 +7,7 @@ pub mod bearer;
 pub mod cache;
 pub mod failures;
 pub mod rate_limit;
+pub mod usage;
 pub mod verifier;
 
 pub use access::{Credential, Endpoint, Needed, decide};

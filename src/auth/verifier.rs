@@ -13,6 +13,7 @@ use super::allowlist::Allowlist;
 use super::cache::VerificationCache;
 use super::failures::{FailureLimits, Failures};
 use super::rate_limit::{Limited, Quota, RateLimiter, RateLimits, TokenRateLimit};
+use super::usage::UsageCounter;
 
 /// What the store knows about a digest; cached as is, judged against the clock on each use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +115,8 @@ pub struct Verifier {
     metrics: Arc<Metrics>,
     limiter: RateLimiter,
     failures: Failures,
+    /// Allowed and denied requests per token and hour, written by [`flush_usage`](Self::flush_usage).
+    counts: UsageCounter,
 }
 
 impl Verifier {
@@ -128,6 +131,7 @@ impl Verifier {
             metrics: Arc::default(),
             limiter: RateLimiter::new(RateLimits::default()),
             failures: Failures::new(FailureLimits::default()),
+            counts: UsageCounter::default(),
         }
     }
 
@@ -164,9 +168,23 @@ impl Verifier {
         let Grant::Token { id, rate_limit, .. } = grant else {
             return Ok(None);
         };
-        self.limiter
-            .check(*id, *rate_limit, self.clock.now())
-            .inspect_err(|_| self.metrics.verification(Outcome::RateLimited))
+        self.limiter.check(*id, *rate_limit, self.clock.now()).inspect_err(|_| {
+            self.metrics.verification(Outcome::RateLimited);
+            self.counts.record(*id, false, self.clock.now());
+        })
+    }
+
+    /// Counts the final decision on a request made with a verified token in its hourly usage
+    /// (sessions are not counted). Refusals before this point count themselves.
+    pub fn count(&self, grant: &Grant, allowed: bool) {
+        if let Grant::Token { id, .. } = grant {
+            self.counts.record(*id, allowed, self.clock.now());
+        }
+    }
+
+    /// The hourly usage counts not yet written.
+    pub fn counts(&self) -> &UsageCounter {
+        &self.counts
     }
 
     /// The metrics this verifier records into (shared with the HTTP layer).
@@ -208,7 +226,17 @@ impl Verifier {
                 lookup
             }
         };
-        Ok(self.judge(lookup, now))
+        // A refused token that is known (revoked, disabled, expired, superseded) counts as
+        // denied in its usage.
+        let known = match &lookup {
+            Lookup::Token { id, .. } => Some(*id),
+            _ => None,
+        };
+        let judged = self.judge(lookup, now);
+        if let (Some(id), Err(_)) = (known, &judged) {
+            self.counts.record(id, false, now);
+        }
+        Ok(judged)
     }
 
     async fn lookup(&self, presented: &PresentedToken<'_>) -> StoreResult<Lookup> {
@@ -337,6 +365,10 @@ impl Verifier {
             if let Err(error) = self.store.record_previous_secret_use(&previous).await {
                 tracing::warn!(error = format!("{error:#}"), "writing last uses of previous secrets");
             }
+        }
+        // Kept in memory on failure; the last-used times are written regardless.
+        if let Err(error) = self.counts.flush(self.store.as_ref(), self.clock.now()).await {
+            tracing::warn!(error = format!("{error:#}"), "writing hourly usage counts; will retry");
         }
         // Piggybacks on the flusher's schedule to bound the limiter's memory.
         self.limiter.prune(self.clock.now());

@@ -55,6 +55,18 @@ pub enum TokenCommand {
         #[arg(long, conflicts_with = "networks")]
         anywhere: bool,
     },
+    /// Show a token's allowed and denied requests per hour (the last 30 days by default).
+    /// A running server writes its counts every few seconds (`last_used_flush_interval`).
+    Usage {
+        id: i64,
+        /// Hours to show, ending with the current one (1–720).
+        #[arg(long, default_value_t = crate::http::usage::MAX_HOURS,
+            value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::http::usage::MAX_HOURS)))]
+        hours: u32,
+        /// Print JSON (the shape of `GET /api/tokens/{id}/usage`).
+        #[arg(long)]
+        json: bool,
+    },
     /// Give a token a new secret, printed once; the old secret stops working.
     Regenerate {
         id: i64,
@@ -241,6 +253,26 @@ pub async fn run(command: TokenCommand, settings: &Settings) -> anyhow::Result<(
         TokenCommand::Revoke { id } => {
             let token = store.revoke_token(id, cli_audit()).await.map_err(not_found(id))?;
             println!("Token {id} (\"{}\") is revoked.", token.name);
+            Ok(())
+        }
+        TokenCommand::Usage { id, hours, json } => {
+            store.token(id).await.map_err(not_found(id))?;
+            let (from, to) = crate::http::usage::window(SystemClock.now(), hours);
+            let rows = store.token_usage(id, from, to).await?;
+            if json {
+                return output::json(&crate::http::usage::UsageView::new(id, from, to, rows));
+            }
+            let (allowed, denied) = rows.iter().fold((0, 0), |(a, d), r| (a + r.allowed, d + r.denied));
+            let mut table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| vec![rfc3339(r.hour), r.allowed.to_string(), r.denied.to_string()])
+                .collect();
+            table.push(vec![
+                format!("total ({hours} h)"),
+                allowed.to_string(),
+                denied.to_string(),
+            ]);
+            output::table(&["HOUR (UTC)", "ALLOWED", "DENIED"], &table);
             Ok(())
         }
         TokenCommand::Disable { id } | TokenCommand::Enable { id } => {

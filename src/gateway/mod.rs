@@ -77,8 +77,9 @@ pub async fn authorise(
         return Err(ApiError::InvalidToken(Rejection::SessionNotAccepted));
     };
     let quota = state.verifier.admit(&grant).map_err(ApiError::RateLimited)?;
-    mode.decide(access, method, has_method_override(headers, query))
-        .map_err(|needed| crate::http::extract::insufficient_scope(state, needed))?;
+    let decision = mode.decide(access, method, has_method_override(headers, query));
+    state.verifier.count(&grant, decision.is_ok());
+    decision.map_err(|needed| crate::http::extract::insufficient_scope(state, needed))?;
     Ok(Some(Identity {
         id,
         name: name.clone(),

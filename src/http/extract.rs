@@ -55,7 +55,9 @@ pub async fn authenticate(
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     let (grant, quota) = verify(&state, &parts).await?;
-    let mut response = match decide(&state, &parts, endpoint, &grant) {
+    let decision = decide(&state, &parts, endpoint, &grant);
+    state.verifier.count(&grant, decision.is_ok());
+    let mut response = match decision {
         Ok(()) => {
             parts.extensions.insert(Principal(grant));
             next.run(Request::from_parts(parts, body)).await
@@ -128,6 +130,7 @@ pub async fn verify_from(state: &AppState, token: &str, client: Option<IpAddr>) 
                 && !client.is_some_and(|ip| allowed.allows(ip))
             {
                 state.verifier.metrics().verification(Outcome::InsufficientScope);
+                state.verifier.count(&grant, false);
                 return Err(ApiError::AddressNotAllowed);
             }
             Ok(grant)

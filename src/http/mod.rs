@@ -10,6 +10,7 @@ pub mod representation;
 pub(crate) mod sessions;
 mod size_limits;
 pub(crate) mod tokens;
+pub(crate) mod usage;
 pub(crate) mod users;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(users::router(&state))
         .merge(tokens::router(&state))
+        .merge(usage::router(&state))
         .merge(leaks::router(&state))
         .merge(sessions::router(&state))
         .merge(crate::gateway::router(&state))

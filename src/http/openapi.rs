@@ -161,6 +161,7 @@ JSON-LD by default and plain JSON arrays with `Accept: application/json`, paged 
         super::users::remove, super::tokens::introspect, super::tokens::list, super::tokens::show, super::tokens::create,
         super::tokens::update, super::tokens::revoke, super::tokens::regenerate, super::sessions::sign_in,
         super::sessions::sign_out, super::leaks::revoke_leaked, super::tokens::disable, super::tokens::enable,
+        super::usage::usage,
     ),
     components(schemas(Problem, Access, TokenStatus, CreatedBy)),
     modifiers(&Conventions),

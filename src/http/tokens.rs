@@ -417,18 +417,17 @@ async fn regenerate(
             _ => ApiError::BadRequest(format!("The body is not valid JSON: {e}")),
         })?
     };
-    let grace = options
-        .grace_period
-        .as_deref()
-        .map(|text| {
-            humantime::parse_duration(text)
-                .ok()
-                .filter(|g| *g <= issue::MAX_GRACE)
-                .ok_or_else(|| ApiError::Unprocessable("gracePeriod: a duration such as 24h or 7d, at most 30d".into()))
-        })
-        .transpose()?;
+    let grace = options.grace_period.as_deref().map(grace_period).transpose()?;
     let (token, secret) = regenerate_token(&state, id, grace, client.audit(&principal, &state)).await?;
     Ok(with_secret(&state, format, StatusCode::OK, token, &secret))
+}
+
+/// Parses a regeneration's grace period: a duration of at most 30 days (shared with the web admin).
+pub(crate) fn grace_period(text: &str) -> Result<std::time::Duration, ApiError> {
+    humantime::parse_duration(text)
+        .ok()
+        .filter(|g| *g <= issue::MAX_GRACE)
+        .ok_or_else(|| ApiError::Unprocessable("gracePeriod: a duration such as 24h or 7d, at most 30d".into()))
 }
 
 /// Gives an unexpired, unrevoked token a new secret; the old one keeps working for `grace`
@@ -490,12 +489,20 @@ async fn set_disabled(
     id: i64,
     disabled: bool,
 ) -> Result<Response, ApiError> {
-    let token = state
-        .store
-        .set_token_disabled(id, disabled, client.audit(&principal, &state))
-        .await?;
-    state.verifier.invalidate();
+    let token = set_token_disabled(&state, id, disabled, client.audit(&principal, &state)).await?;
     Ok(TOKENS.item(format, StatusCode::OK, id, view(&state, token)))
+}
+
+/// Disables or enables a token, effective from the next request (shared with the web admin).
+pub(crate) async fn set_token_disabled(
+    state: &AppState,
+    id: i64,
+    disabled: bool,
+    audit: AuditContext,
+) -> Result<TokenRecord, ApiError> {
+    let token = state.store.set_token_disabled(id, disabled, audit).await?;
+    state.verifier.invalidate();
+    Ok(token)
 }
 
 /// Describe the presented credential: an API token or a user session.

@@ -98,6 +98,19 @@ pub trait TokenStore: Send + Sync {
     async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()>;
 }
 
+/// Hourly usage counts per token (a table of its own: writing them never touches
+/// `api_tokens`, whose PostgreSQL triggers would drop every instance's cache).
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Adds counts to each (token, hour) row, creating it if needed, in one transaction:
+    /// several instances writing the same hour sum up.
+    async fn add_token_usage(&self, counts: &[HourlyUsage]) -> StoreResult<()>;
+    /// A token's hours in `from..to` that have counts, oldest first.
+    async fn token_usage(&self, token_id: i64, from: UnixTime, to: UnixTime) -> StoreResult<Vec<HourlyUsage>>;
+    /// Deletes the hours before `before`; how many rows went.
+    async fn prune_token_usage(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
 /// Sign-in sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -126,7 +139,7 @@ pub trait AuditStore: Send + Sync {
 
 /// A backend: all of the above, plus migrations, readiness and change detection.
 #[async_trait]
-pub trait Store: UserStore + TokenStore + SessionStore + AuditStore {
+pub trait Store: UserStore + TokenStore + SessionStore + AuditStore + UsageStore {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Whether the database answers a trivial query.

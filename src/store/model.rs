@@ -246,3 +246,12 @@ impl AuditEvent {
         }
     }
 }
+
+/// Allowed and denied requests of one token in one hour (`hour`: its first second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourlyUsage {
+    pub token_id: i64,
+    pub hour: UnixTime,
+    pub allowed: u64,
+    pub denied: u64,
+}

@@ -22,9 +22,11 @@
 //! - `size_limits` — 413 and 431 for oversized bodies and header sections.
 //! - `leaks` — reporting leaked tokens for revocation.
 //! - `rate_limits` — per-token rate limits on the API, forward-auth and proxy routes.
+//! - `usage` — per-token hourly counts of allowed and denied requests, API and chart.
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
 //!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
+//! - `web_lifecycle` — the web admin's rate-limit, allowlist, disable, grace and leak controls.
 
 mod access_matrix;
 mod api_docs;
@@ -50,7 +52,9 @@ mod size_limits;
 mod tls;
 mod token_lifecycle;
 mod tokens;
+mod usage;
 mod users;
 mod web;
 mod web_driver;
 mod web_http;
+mod web_lifecycle;

@@ -514,6 +514,71 @@ async fn the_pages_work_at_phone_width() {
     scenario(&browser, &app, "phone_width", steps).await;
 }
 
+#[tokio::test]
+async fn an_admin_disables_enables_and_limits_a_token_through_the_forms() {
+    let Some(browser) = browser_for("the token controls scenario").await else {
+        return;
+    };
+    let app = TestApp::spawn();
+    let (id, token) = app.create_token("read").await;
+    let steps = async {
+        sign_in(&browser, &app, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+        browser.goto(&app.url(&format!("/admin/tokens/{id}"))).await?;
+        browser.click("#disable").await?;
+        wait_for_url(&browser, "/disable").await?;
+        let confirm = browser.text("h1").await?;
+        ensure!(
+            confirm.starts_with("Disable “"),
+            "the confirmation names the token: {confirm:?}"
+        );
+        browser.click("#confirm").await?;
+        wait_for_url(&browser, "done=disabled").await?;
+        ensure!(
+            api_status(&app, "GET", &token).await == 401,
+            "a disabled token is refused"
+        );
+        let status = browser.text(".meta .badge[class*=status-]").await?;
+        ensure!(status == "disabled", "the status badge: {status:?}");
+
+        browser.click("#enable").await?;
+        wait_for_url(&browser, "/enable").await?;
+        browser.click("#confirm").await?;
+        wait_for_url(&browser, "done=enabled").await?;
+        ensure!(api_status(&app, "GET", &token).await == 200, "enabled again");
+
+        // A custom limit and an allowlist that leaves out 127.0.0.1.
+        browser.click("input[name=rate_limit][value=custom]").await?;
+        browser.fill("#rate_short", "2").await?;
+        browser.fill("#rate_long", "10").await?;
+        browser.fill("#allowed_ips", "10.0.0.0/8").await?;
+        browser.click("form.stack button.primary[type=submit]").await?;
+        wait_for_url(&browser, "done=updated").await?;
+        let limit = browser.text("#rate-limit").await?;
+        ensure!(limit.starts_with("2 per"), "the page shows the limit: {limit:?}");
+        ensure!(api_status(&app, "GET", &token).await == 403, "127.0.0.1 is not allowed");
+
+        browser.fill("#allowed_ips", "").await?;
+        browser.click("form.stack button.primary[type=submit]").await?;
+        wait_for_url(&browser, "done=updated").await?;
+        let allowed = browser.text("#allowed-ips").await?;
+        ensure!(allowed == "Anywhere", "the allowlist is gone: {allowed:?}");
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(api_status(&app, "GET", &token).await);
+        }
+        ensure!(
+            statuses[0] == 200 && statuses.contains(&429),
+            "the custom limit of 2 applies: {statuses:?}"
+        );
+        browser.goto(&app.url(&format!("/admin/tokens/{id}"))).await?;
+        let usage = browser.text(".usage-legend").await?;
+        ensure!(usage.contains("denied"), "the usage chart's totals: {usage:?}");
+        document(&browser, "token-detail.png").await?;
+        Ok(())
+    };
+    scenario(&browser, &app, "token_controls", steps).await;
+}
+
 /// Not a check: screenshots of every page at desktop and phone width into
 /// `target/screenshots/gallery/`, to look at after changing the pages
 /// (`cargo test --test api gallery -- --ignored`).
@@ -537,6 +602,8 @@ async fn gallery() {
             ("token-new", "/admin/tokens/new"),
             ("token-detail", "/admin/tokens/3"),
             ("token-revoke", "/admin/tokens/3/revoke"),
+            ("token-disable", "/admin/tokens/3/disable"),
+            ("token-regenerate", "/admin/tokens/3/regenerate"),
             ("users", "/admin/users"),
             ("user-detail", "/admin/users/2"),
             ("user-new", "/admin/users/new"),

@@ -9,6 +9,7 @@ mod audit;
 mod listener;
 mod sessions;
 mod tokens;
+mod usage;
 mod users;
 
 use std::str::FromStr;

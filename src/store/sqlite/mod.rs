@@ -3,6 +3,7 @@
 mod audit;
 mod sessions;
 mod tokens;
+mod usage;
 mod users;
 
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! "New token": the form, creation, and the page that shows a secret once.
 
+use super::controls::LimitFields;
 use super::*;
 
 #[derive(Deserialize)]
@@ -17,6 +18,8 @@ pub(super) struct NewToken {
     /// A random id per rendered form, so sending the same form twice creates one token.
     #[serde(default)]
     form_id: String,
+    #[serde(flatten)]
+    limits: LimitFields,
 }
 
 impl Default for NewToken {
@@ -34,6 +37,7 @@ impl Default for NewToken {
             expiry: "30d".into(),
             expires_on: String::new(),
             form_id,
+            limits: LimitFields::default(),
         }
     }
 }
@@ -46,7 +50,7 @@ const EXPIRIES: [(&str, &str); 5] = [
     ("never", "Never"),
 ];
 
-fn new_token_page(user: &SignedIn, form: &NewToken, error: Option<&str>) -> Response {
+fn new_token_page(web: &Web, user: &SignedIn, form: &NewToken, error: Option<&str>) -> Response {
     let body = html! {
         nav.crumbs aria-label="Breadcrumb" { a href="/admin/tokens" { "API tokens" } " / New token" }
         section.card.form-card {
@@ -86,6 +90,7 @@ fn new_token_page(user: &SignedIn, form: &NewToken, error: Option<&str>) -> Resp
                         input #expires_on type="date" name="expires_on" value=(form.expires_on);
                     }
                 }
+                (form.limits.render(&web.app.settings.rate_limits))
                 div.buttons {
                     button.primary type="submit" { "Create token" }
                     a.button.quiet href="/admin/tokens" { "Cancel" }
@@ -96,9 +101,9 @@ fn new_token_page(user: &SignedIn, form: &NewToken, error: Option<&str>) -> Resp
     layout::page("New API token", user, Section::Tokens, body)
 }
 
-pub(super) async fn new_form(user: SignedIn) -> Result<Response, WebError> {
+pub(super) async fn new_form(State(web): State<Web>, user: SignedIn) -> Result<Response, WebError> {
     user.require_admin()?;
-    Ok(new_token_page(&user, &NewToken::default(), None))
+    Ok(new_token_page(&web, &user, &NewToken::default(), None))
 }
 
 fn parse_new(form: &NewToken, now: UnixTime) -> Result<TokenRequest, String> {
@@ -114,15 +119,16 @@ fn parse_new(form: &NewToken, now: UnixTime) -> Result<TokenRequest, String> {
         "date" => crate::issue::parse_expiry(form.expires_on.trim(), now).map_err(|e| format!("Expires: {e}."))?,
         _ => return Err("Expires: choose 7, 30 or 90 days, a date, or never.".into()),
     };
+    let name = TokenName::parse(&form.name).map_err(field)?;
+    let description = Description::parse(&form.description).map_err(field)?;
+    let (rate_limit, allowed_ips) = form.limits.parse()?;
     Ok(TokenRequest {
-        name: TokenName::parse(&form.name).map_err(field)?,
-        description: Description::parse(&form.description).map_err(field)?,
+        name,
+        description,
         access,
         expires_at,
-        // The installation's rate limits and no address restriction; both can be set
-        // through the API and the CLI.
-        rate_limit: Default::default(),
-        allowed_ips: None,
+        rate_limit,
+        allowed_ips,
     })
 }
 
@@ -198,7 +204,7 @@ pub(super) async fn create(
     let request = match parse_new(&form, web.app.clock.now()) {
         Ok(request) => request,
         Err(message) => {
-            let mut response = new_token_page(&user, &form, Some(&message));
+            let mut response = new_token_page(&web, &user, &form, Some(&message));
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(response);
         }

@@ -1,5 +1,6 @@
 //! The token list: sorting, filtering and the table.
 
+use super::controls::{leak_reports, old_secret};
 use super::*;
 
 #[derive(Deserialize, Default)]
@@ -79,6 +80,8 @@ pub(super) fn done_notice(done: &str) -> Option<Markup> {
     let text = match done {
         "revoked" => "The token was revoked. Requests with it are now refused.",
         "updated" => "The token was saved.",
+        "disabled" => "The token was disabled. Requests with it are refused until it is enabled again.",
+        "enabled" => "The token was enabled. Requests with it are accepted again.",
         _ => return None,
     };
     Some(layout::notice("success", text))
@@ -91,6 +94,7 @@ pub(super) async fn list(
 ) -> Result<Response, WebError> {
     let now = web.app.clock.now();
     let all = all_tokens(&web).await?;
+    let leaks = leak_reports(&web).await?;
     let total = all.len();
     let needle = query.q.trim().to_lowercase();
     let mut tokens: Vec<TokenRecord> = all
@@ -149,7 +153,7 @@ pub(super) async fn list(
             div.field {
                 label for="status" { "Status" }
                 select #status name="status" {
-                    @for (value, label) in [("", "Any status"), ("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")] {
+                    @for (value, label) in [("", "Any status"), ("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked"), ("disabled", "Disabled")] {
                         option value=(value) selected[query.status == value] { (label) }
                     }
                 }
@@ -215,7 +219,15 @@ pub(super) async fn list(
                                 td data-label="Created by" { @match &token.created_by { Some(by) => (by.username), None => span.muted title="the command line" { "CLI" } } }
                                 td data-label="Expires" { (layout::date(token.expires_at, "never")) }
                                 td data-label="Last used" { (layout::time(last_used(&web, token), "never")) }
-                                td data-label="Status" { (status_badge(status)) }
+                                td data-label="Status" {
+                                    (status_badge(status))
+                                    @if status == TokenStatus::Revoked && leaks.contains_key(&token.id) {
+                                        " " span.badge.leaked { "reported as leaked" }
+                                    }
+                                    @if old_secret(&web, token).is_some_and(|(_, used)| used.is_some()) {
+                                        " " span.badge.status-expired { "old secret still in use" }
+                                    }
+                                }
                                 @if user.admin {
                                     td.row-actions {
                                         a href={ "/admin/tokens/" (token.id) } aria-label={ "Edit " (token.name) } { "Edit" }

@@ -21,13 +21,19 @@ use crate::issue::TokenRequest;
 use crate::store::{PageRequest, TokenChanges, TokenFilter, TokenRecord, TokenStatus};
 use crate::token::TokenSecret;
 
+mod controls;
 mod create;
 mod list;
 mod manage;
+mod usage;
 
 use create::{create, new_form, secret_page};
 use list::{done_notice, list};
-use manage::{confirm_regenerate, confirm_revoke, edit, regenerate, revoke, show};
+use manage::{
+    confirm_disable, confirm_enable, confirm_regenerate, confirm_revoke, disable, edit, enable, regenerate, revoke,
+    show,
+};
+use usage::usage_card;
 
 pub fn router() -> Router<Web> {
     Router::new()
@@ -39,6 +45,8 @@ pub fn router() -> Router<Web> {
             "/admin/tokens/{id}/regenerate",
             get(confirm_regenerate).post(regenerate),
         )
+        .route("/admin/tokens/{id}/disable", get(confirm_disable).post(disable))
+        .route("/admin/tokens/{id}/enable", get(confirm_enable).post(enable))
 }
 
 /// A path id that is not a positive integer names no token.

@@ -1,0 +1,67 @@
+//! Hourly usage counts per token.
+
+use async_trait::async_trait;
+use sqlx::{Row, postgres::PgRow};
+
+use super::{PgStore, unavailable};
+use crate::clock::UnixTime;
+use crate::store::{HourlyUsage, StoreResult, UsageStore};
+
+/// Counts are stored as signed 64-bit integers; no real count comes near the limit.
+fn stored(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+fn from_row(row: &PgRow) -> HourlyUsage {
+    HourlyUsage {
+        token_id: row.get("token_id"),
+        hour: row.get("hour"),
+        allowed: u64::try_from(row.get::<i64, _>("allowed")).unwrap_or(0),
+        denied: u64::try_from(row.get::<i64, _>("denied")).unwrap_or(0),
+    }
+}
+
+#[async_trait]
+impl UsageStore for PgStore {
+    async fn add_token_usage(&self, counts: &[HourlyUsage]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for usage in counts {
+            sqlx::query(
+                "INSERT INTO token_usage (token_id, hour, allowed, denied) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (token_id, hour) DO UPDATE SET \
+                 allowed = token_usage.allowed + excluded.allowed, denied = token_usage.denied + excluded.denied",
+            )
+            .bind(usage.token_id)
+            .bind(usage.hour)
+            .bind(stored(usage.allowed))
+            .bind(stored(usage.denied))
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn token_usage(&self, token_id: i64, from: UnixTime, to: UnixTime) -> StoreResult<Vec<HourlyUsage>> {
+        let rows = sqlx::query(
+            "SELECT token_id, hour, allowed, denied FROM token_usage \
+             WHERE token_id = $1 AND hour >= $2 AND hour < $3 ORDER BY hour",
+        )
+        .bind(token_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
+    async fn prune_token_usage(&self, before: UnixTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM token_usage WHERE hour < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+}
