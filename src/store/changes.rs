@@ -1,7 +1,7 @@
 //! Change detection: how a running server learns that another process (the CLI, another
 //! instance) committed a change that can alter a verification result, so it drops its cache.
 //!
-//! A backend hands out a [`ChangeFeed`]. SQLite polls `PRAGMA data_version`
+//! A backend hands out a [`ChangeFeed`]. SQLite polls a counter that triggers raise
 //! ([`PollingFeed`]); PostgreSQL wakes on `LISTEN/NOTIFY`. The server's watcher turns the
 //! feed's [`Change`]s into cache operations, so the rule "trust the cache only while change
 //! detection works" lives in one place for both backends.

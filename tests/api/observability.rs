@@ -164,3 +164,47 @@ async fn last_used_is_written_at_most_once_per_token_per_flush() {
         "{requests} requests by 2 tokens over {flushes} flushes wrote {written} last-used times"
     );
 }
+
+/// The server's own batched last-used and usage writes are not changes to a verification, so
+/// they leave the verification cache alone; a revocation from another process still clears it.
+#[tokio::test]
+async fn flushing_last_used_times_keeps_the_cache_and_a_cli_revoke_clears_it() {
+    let app = TestApp::spawn_with_env(&[("PORTCULLIS_TOKENS_LAST_USED_FLUSH_INTERVAL", "1s")]);
+    let (id, token) = app.create_token("read").await;
+    let misses = |text: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix("portcullis_cache_lookups_total{result=\"miss\"} "))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no cache miss counter in:\n{text}"))
+    };
+    let flushed = |text: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("portcullis_last_used_writes_total "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // The token's creation is itself a change, seen by the next change poll (every 100 ms):
+    // use the token once that has passed, so it is cached for good.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.get("/api/token", &token).await.assert_status(200, "first use");
+    let metrics = app.call("GET", "/metrics", None, None).await.body;
+    let (before, flushes_before) = (misses(&metrics), flushed(&metrics));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while flushed(&app.call("GET", "/metrics", None, None).await.body) <= flushes_before {
+        assert!(Instant::now() < deadline, "the use is flushed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Two change polls later, the cache still holds the token.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.get("/api/token", &token).await.assert_status(200, "used again");
+    let after = misses(&app.call("GET", "/metrics", None, None).await.body);
+    assert_eq!(after, before, "no cache miss after the flush");
+
+    let out = app.cli(&["token", "revoke", &id.to_string()]);
+    assert!(out.status.success(), "{}", crate::helpers::describe(&out));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while app.get("/api/token", &token).await.status != 401 {
+        assert!(Instant::now() < deadline, "the CLI revoke reaches the running server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

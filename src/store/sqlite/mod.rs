@@ -20,8 +20,7 @@ use super::{AuditContext, AuditEvent, Store, StoreError, StoreResult};
 /// A SQLite database shared by the server and the CLI (several processes may open it).
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// A connection of its own for `PRAGMA data_version`, which only reports commits made by
-    /// *other* connections: pool connections would see their own writes as "no change".
+    /// A connection of its own for the change watcher, so polling never waits for the pool.
     watcher: Mutex<SqliteConnection>,
 }
 
@@ -97,7 +96,8 @@ impl Store for SqliteStore {
 
     async fn change_counter(&self) -> StoreResult<i64> {
         let mut conn = self.watcher.lock().await;
-        sqlx::query_scalar("PRAGMA data_version")
+        // Raised by triggers (migration 0007) on changes that can alter a verification only.
+        sqlx::query_scalar("SELECT value FROM change_counter WHERE id = 1")
             .fetch_one(&mut *conn)
             .await
             .map_err(unavailable)
