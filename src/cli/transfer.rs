@@ -13,7 +13,7 @@ use crate::auth::TokenRateLimit;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::config::Settings;
 use crate::domain::{Access, Description, TokenName};
-use crate::store::{CreatedBy, NewToken, PageRequest, StoreError, TokenFilter, TokenRecord};
+use crate::store::{CreatedBy, NewToken, PageRequest, TokenFilter, TokenRecord};
 use crate::token::TokenDigest;
 
 /// One exported token.
@@ -100,6 +100,9 @@ pub async fn export(settings: &Settings, output: Option<PathBuf>) -> anyhow::Res
     Ok(())
 }
 
+/// Tokens written per transaction by `token import`.
+const IMPORT_BATCH: usize = 1000;
+
 /// Reads every line first (a bad line aborts before anything is written), then imports;
 /// tokens whose digest already exists are skipped, so an interrupted import can be rerun.
 pub async fn import(settings: &Settings, input: Option<PathBuf>) -> anyhow::Result<()> {
@@ -119,20 +122,12 @@ pub async fn import(settings: &Settings, input: Option<PathBuf>) -> anyhow::Resu
     let store = open_store(settings).await?;
     let bar = progress(tokens.len() as u64, "Importing");
     let (mut imported, mut skipped) = (0u64, 0u64);
-    for (token, revoked_at) in tokens {
-        let result = store.create_token(token, cli_audit()).await;
-        match result {
-            Ok(record) => {
-                if let Some(at) = revoked_at {
-                    let audit = crate::store::AuditContext { at, ..cli_audit() };
-                    store.revoke_token(record.id, audit).await?;
-                }
-                imported += 1;
-            }
-            Err(StoreError::Conflict(_)) => skipped += 1,
-            Err(other) => return Err(other.into()),
-        }
-        bar.inc(1);
+    // A transaction per batch, not per token: a million tokens import in minutes, not hours.
+    for batch in tokens.chunks(IMPORT_BATCH) {
+        let added = store.import_tokens(batch, cli_audit()).await?;
+        imported += added;
+        skipped += batch.len() as u64 - added;
+        bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
     store.close().await;

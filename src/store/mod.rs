@@ -66,6 +66,10 @@ pub trait UserStore: Send + Sync {
 pub trait TokenStore: Send + Sync {
     /// Stores a new token by digest.
     async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord>;
+    /// Imports tokens in one transaction (a `token.created` event each, and `token.revoked`
+    /// for those that come revoked), skipping digests already present; answers how many
+    /// were imported.
+    async fn import_tokens(&self, tokens: &[(NewToken, Option<UnixTime>)], audit: AuditContext) -> StoreResult<u64>;
     /// One token by id.
     async fn token(&self, id: i64) -> StoreResult<TokenRecord>;
     /// A page of tokens, newest first, and the total count.

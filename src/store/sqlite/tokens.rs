@@ -105,6 +105,67 @@ impl TokenStore for SqliteStore {
         Ok(created)
     }
 
+    async fn import_tokens(&self, tokens: &[(NewToken, Option<UnixTime>)], audit: AuditContext) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut imported = 0;
+        for (token, revoked_at) in tokens {
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING RETURNING id",
+            )
+            .bind(&token.digest.as_bytes()[..])
+            .bind(&token.hint)
+            .bind(token.name.as_str())
+            .bind(token.description.as_str())
+            .bind(token.access.as_str())
+            .bind(audit.at)
+            .bind(token.created_by.as_ref().map(|c| c.id))
+            .bind(token.created_by.as_ref().map(|c| c.username.as_str()))
+            .bind(token.expires_at)
+            .bind(token.rate_limit.to_columns().0)
+            .bind(token.rate_limit.to_columns().1)
+            .bind(token.rate_limit.to_columns().2)
+            .bind(token.allowed_ips.as_ref().map(Allowlist::to_column))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            let Some(id) = id else { continue };
+            imported += 1;
+            let details = json!({
+                "name": token.name.as_str(), "access": token.access, "expiresAt": token.expires_at,
+                "rateLimit": token.rate_limit, "imported": true,
+            });
+            audit_in(
+                &mut tx,
+                audit_kind::TOKEN_CREATED,
+                &audit,
+                format!("token:{id}"),
+                details,
+            )
+            .await?;
+            if let Some(at) = *revoked_at {
+                sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ?")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                let revoked = AuditContext { at, ..audit.clone() };
+                let details = json!({ "name": token.name.as_str() });
+                audit_in(
+                    &mut tx,
+                    audit_kind::TOKEN_REVOKED,
+                    &revoked,
+                    format!("token:{id}"),
+                    details,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(imported)
+    }
+
     async fn token(&self, id: i64) -> StoreResult<TokenRecord> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
         fetch(&mut conn, id).await
