@@ -40,3 +40,4 @@ pub mod telemetry;
 pub mod tls;
 pub mod token;
 pub mod web;
+pub mod webhooks;

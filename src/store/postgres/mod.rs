@@ -10,6 +10,7 @@ mod listener;
 mod sessions;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -4,6 +4,7 @@ mod audit;
 mod sessions;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -17,7 +17,7 @@ use crate::token::TokenDigest;
 /// Two tokens with the same digest would need a SHA-256 collision; say so if it ever happens.
 const DIGEST_TAKEN: &str = "a token with this digest already exists";
 
-fn from_row(row: &SqliteRow) -> TokenRecord {
+pub(super) fn from_row(row: &SqliteRow) -> TokenRecord {
     let created_by_id: Option<i64> = row.get("created_by_id");
     let digest: Vec<u8> = row.get("digest");
     TokenRecord {
@@ -55,7 +55,7 @@ fn from_row(row: &SqliteRow) -> TokenRecord {
     }
 }
 
-async fn fetch(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreResult<TokenRecord> {
+pub(super) async fn fetch(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreResult<TokenRecord> {
     sqlx::query("SELECT * FROM api_tokens WHERE id = ?")
         .bind(id)
         .fetch_optional(conn)
