@@ -11,6 +11,7 @@ pub(crate) mod sessions;
 mod size_limits;
 pub(crate) mod tokens;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 
@@ -64,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tokens::router(&state))
         .merge(leaks::router(&state))
         .merge(sessions::router(&state))
+        .merge(webhooks::router(&state))
         .merge(crate::gateway::router(&state))
         .fallback_service(crate::gateway::proxy(&state))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
