@@ -25,6 +25,7 @@
 //! - `gateway_*` — the gateway: forward-auth, the reverse proxy, real nginx and Caddy in front
 //!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
+//! - `webhooks` — signed token notifications: events, retries, expiry notices, management.
 
 mod access_matrix;
 mod api_docs;
@@ -54,3 +55,4 @@ mod users;
 mod web;
 mod web_driver;
 mod web_http;
+mod webhooks;
