@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp};
 
 /// A client that shows redirects instead of following them.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -21,7 +21,7 @@ fn origin(app: &TestApp) -> String {
 }
 
 /// Posts a form from this site's origin, with an optional session cookie.
-async fn post_form(app: &TestApp, path: &str, cookie: Option<&str>, body: &str) -> reqwest::Response {
+pub(crate) async fn post_form(app: &TestApp, path: &str, cookie: Option<&str>, body: &str) -> reqwest::Response {
     let mut request = client()
         .post(app.url(path))
         .header("Origin", origin(app))
@@ -33,7 +33,7 @@ async fn post_form(app: &TestApp, path: &str, cookie: Option<&str>, body: &str) 
     request.send().await.expect("the server answers")
 }
 
-async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
+pub(crate) async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::Response {
     let mut request = client().get(app.url(path));
     if let Some(cookie) = cookie {
         request = request.header("Cookie", format!("portcullis_session={cookie}"));
@@ -42,7 +42,7 @@ async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> reqwest::R
 }
 
 /// Signs in through the form and returns the session cookie's value and its `Set-Cookie`.
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> (String, String) {
+pub(crate) async fn sign_in(app: &TestApp, username: &str, password: &str) -> (String, String) {
     let reply = post_form(
         app,
         "/admin/login",
@@ -66,7 +66,7 @@ async fn sign_in(app: &TestApp, username: &str, password: &str) -> (String, Stri
 }
 
 /// The CSRF token in a page's forms.
-async fn csrf(app: &TestApp, cookie: &str) -> String {
+pub(crate) async fn csrf(app: &TestApp, cookie: &str) -> String {
     let page = get_page(app, "/admin/tokens", Some(cookie)).await.text().await.unwrap();
     let start = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
     page[start..start + 64].to_owned()

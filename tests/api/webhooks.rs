@@ -16,7 +16,7 @@ use sha2::Sha256;
 use crate::helpers::*;
 
 /// Fast polling and retries, so the tests wait for seconds, not minutes.
-const FAST: &[(&str, &str)] = &[
+pub(crate) const FAST: &[(&str, &str)] = &[
     ("PORTCULLIS_WEBHOOKS_POLL_INTERVAL", "100ms"),
     ("PORTCULLIS_WEBHOOKS_RETRY_BASE", "1s"),
     ("PORTCULLIS_WEBHOOKS_RETRY_MAX_DELAY", "1s"),
@@ -25,7 +25,7 @@ const FAST: &[(&str, &str)] = &[
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: Vec<(String, String)>,
     body: String,
 }
@@ -49,14 +49,14 @@ impl Received {
 
 /// A webhook receiver on 127.0.0.1:0 that records every request and answers 500 to the first
 /// `fail_first` of them, 204 afterwards.
-struct Receiver {
+pub(crate) struct Receiver {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Receiver {
-    async fn start(fail_first: usize) -> Receiver {
+    pub(crate) async fn start(fail_first: usize) -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -95,7 +95,7 @@ impl Receiver {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hooks?tenant=acme", self.addr)
     }
 
@@ -104,7 +104,7 @@ impl Receiver {
     }
 
     /// Waits until `count` requests arrived (at most `within`), then returns them all.
-    async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let deadline = Instant::now() + within;
         loop {
             let received = self.received();
@@ -127,7 +127,7 @@ impl Drop for Receiver {
 /// Checks `Portcullis-Signature: t=…,v1=…` the way docs/webhooks.md tells receivers to:
 /// HMAC-SHA256 with the secret over `<t>.<body>`, and a recent `t`.
 #[track_caller]
-fn assert_signed(received: &Received, secret: &str) {
+pub(crate) fn assert_signed(received: &Received, secret: &str) {
     let header = received
         .header("portcullis-signature")
         .unwrap_or_else(|| panic!("a signature header: {received:?}"));
@@ -473,4 +473,62 @@ async fn webhooks_are_managed_by_administrators_with_valid_input_only() {
             .await
             .assert_problem(404, None, &format!("{method} {path} after deletion"));
     }
+}
+
+#[tokio::test]
+async fn the_webhooks_pages_are_for_administrators_and_show_the_secret_once() {
+    use crate::web_http::{csrf, get_page, post_form, sign_in};
+    let app = TestApp::spawn();
+    app.create_user_cli("reader", "reader-password-1", false);
+    let (reader, _) = sign_in(&app, "reader", "reader-password-1").await;
+    let tokens_page = get_page(&app, "/admin/tokens", Some(&reader)).await.text().await.unwrap();
+    assert!(!tokens_page.contains("/admin/webhooks"), "no Webhooks menu entry for a non-admin");
+    assert_eq!(get_page(&app, "/admin/webhooks", Some(&reader)).await.status(), 403);
+    let reader_csrf = csrf(&app, &reader).await;
+    let forged = post_form(
+        &app,
+        "/admin/webhooks",
+        Some(&reader),
+        &format!("csrf={reader_csrf}&url=http%3A%2F%2F127.0.0.1%3A9%2F"),
+    )
+    .await;
+    assert_eq!(forged.status(), 403, "a non-admin cannot add a webhook");
+
+    let (admin, _) = sign_in(&app, ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let token = csrf(&app, &admin).await;
+    let refused = post_form(
+        &app,
+        "/admin/webhooks",
+        Some(&admin),
+        &format!("csrf={token}&url=https%3A%2F%2Fexample.test%2F"),
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("https"), "the form says why");
+    let without_csrf = post_form(&app, "/admin/webhooks", Some(&admin), "url=http%3A%2F%2F127.0.0.1%3A9%2F").await;
+    assert_eq!(without_csrf.status(), 403, "the CSRF guard covers the webhooks forms");
+
+    let created = post_form(
+        &app,
+        "/admin/webhooks",
+        Some(&admin),
+        &format!("csrf={token}&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&description=&events=token.revoked&events=token.expired"),
+    )
+    .await;
+    assert_eq!(created.status(), 200);
+    assert_eq!(
+        created.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let page = created.text().await.unwrap();
+    let start = page.find("whsec_").expect("the secret is shown");
+    let secret = &page[start..start + 70];
+    let session = app.admin_session().await;
+    let listed = app.get("/api/webhooks", &session).await.json();
+    assert_eq!(listed["hydra:member"][0]["events"], json!(["token.revoked", "token.expired"]));
+    let id = listed["hydra:member"][0]["id"].as_i64().unwrap();
+    let shown = get_page(&app, &format!("/admin/webhooks/{id}"), Some(&admin)).await.text().await.unwrap();
+    assert!(shown.contains("Delivery log") && !shown.contains(secret), "the secret is not shown again");
+    let list = get_page(&app, "/admin/webhooks", Some(&admin)).await.text().await.unwrap();
+    assert!(list.contains("http://127.0.0.1:9/h") && !list.contains(secret));
 }
