@@ -253,7 +253,7 @@ async fn show(
         .await?;
     let action = |path: &str, label: &str, class: &str, button_id: &str| {
         html! {
-            form.inline method="post" action={ "/admin/webhooks/" (id) "/" (path) } {
+            form method="post" action={ "/admin/webhooks/" (id) "/" (path) } {
                 (layout::csrf(&user))
                 button class=(class) type="submit" id=(button_id) { (label) }
             }
