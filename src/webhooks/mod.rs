@@ -92,7 +92,12 @@ impl WebhookUrl {
         if authority.as_str().contains('@') {
             return Err("url: must not contain a user name or password".into());
         }
-        if authority.host().is_empty() {
+        // `Authority::port` hides a port that is not a number from 0 to 65535; refuse those.
+        let port_ok = match authority.as_str().rsplit_once(':') {
+            Some((_, port)) if !port.contains(']') => port.parse::<u16>().is_ok_and(|p| p > 0),
+            _ => true,
+        };
+        if authority.host().is_empty() || !port_ok {
             return Err(HELP.into());
         }
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -128,6 +133,9 @@ mod tests {
             ("http://user:pw@example.test/", "user name"),
             ("https://example.test/", "https"),
             ("http:///nohost", "absolute"),
+            ("http://127.0.0.1:99999/", "absolute"),
+            ("http://127.0.0.1:0/", "absolute"),
+            ("http://127.0.0.1:/", "absolute"),
             ("javascript:alert(1)", "absolute"),
         ] {
             let error = WebhookUrl::parse(bad).unwrap_err();

@@ -532,3 +532,72 @@ async fn the_webhooks_pages_are_for_administrators_and_show_the_secret_once() {
     let list = get_page(&app, "/admin/webhooks", Some(&admin)).await.text().await.unwrap();
     assert!(list.contains("http://127.0.0.1:9/h") && !list.contains(secret));
 }
+
+/// A fenced code block of docs/webhooks.md, by its language.
+fn doc_block(language: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/webhooks.md")).unwrap();
+    let start = doc
+        .find(&format!("```{language}\n"))
+        .unwrap_or_else(|| panic!("a {language} block in docs/webhooks.md"))
+        + language.len()
+        + 4;
+    let end = start + doc[start..].find("```").expect("the block ends");
+    doc[start..end].to_owned()
+}
+
+/// Whether `program` runs here; without it the test is skipped, unless strict.
+fn tool_available(program: &str, probe: &str) -> bool {
+    let ok = std::process::Command::new(program)
+        .arg(probe)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("PORTCULLIS_TEST_STRICT").as_deref() != Ok("1"),
+            "PORTCULLIS_TEST_STRICT=1 and {program} cannot be run"
+        );
+        println!("skipped: {program} cannot be run");
+    }
+    ok
+}
+
+#[tokio::test]
+async fn the_documented_verification_recipes_accept_a_real_delivery_and_refuse_a_forged_one() {
+    if !tool_available("python3", "--version") || !tool_available("openssl", "version") {
+        return;
+    }
+    let app = TestApp::spawn_with_env(FAST);
+    let receiver = Receiver::start(0).await;
+    let session = app.admin_session().await;
+    let (id, secret) = create_webhook(&app, &session, json!({"url": receiver.url()})).await;
+    app.call("POST", &format!("/api/webhooks/{id}/test"), Some(&session), None)
+        .await
+        .assert_status(202, "queueing a ping");
+    let delivery = receiver.wait_for(1, Duration::from_secs(10)).await.remove(0);
+    let header = delivery.header("portcullis-signature").unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let python = format!(
+        "{}\nimport os, sys\nbody = open('body.json', 'rb').read()\nprint('valid' if verify(os.environ['SECRET'], os.environ['HEADER'], body) else 'INVALID')\n",
+        doc_block("python")
+    );
+    let shell = doc_block("sh");
+    for (body, expected) in [(delivery.body.clone(), "valid"), (delivery.body.replace("ping", "pong"), "INVALID")] {
+        std::fs::write(dir.path().join("body.json"), &body).unwrap();
+        for (program, flag, script) in [("python3", "-c", &python), ("bash", "-c", &shell)] {
+            let out = std::process::Command::new(program)
+                .args([flag, script.as_str()])
+                .current_dir(dir.path())
+                .env("SECRET", &secret)
+                .env("HEADER", &header)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout).trim(),
+                expected,
+                "the {program} recipe on {body}: {}",
+                describe(&out)
+            );
+        }
+    }
+}
