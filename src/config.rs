@@ -664,7 +664,10 @@ mod tests {
         for (text, expected) in [
             ("[webhooks]\nmax_attempts = 0", "max_attempts"),
             ("[webhooks]\nretry_base = \"1500ms\"", "retry_base"),
-            ("[webhooks]\nretry_base = \"1h\"\nretry_max_delay = \"1m\"", "retry_max_delay"),
+            (
+                "[webhooks]\nretry_base = \"1h\"\nretry_max_delay = \"1m\"",
+                "retry_max_delay",
+            ),
             ("[webhooks]\nsecret = \"x\"", "secret"),
         ] {
             let error = from_toml(text).unwrap_err().to_string();

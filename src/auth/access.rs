@@ -90,11 +90,7 @@ pub fn decide(
     match endpoint {
         // No token manages tokens or admin rights (promise 4). Webhooks see every token
         // change, so they are managed like tokens.
-        Endpoint::Tokens
-        | Endpoint::Token
-        | Endpoint::TokenRegenerate
-        | Endpoint::AdminRights
-        | Endpoint::Webhooks => {
+        Endpoint::Tokens | Endpoint::Token | Endpoint::TokenRegenerate | Endpoint::AdminRights | Endpoint::Webhooks => {
             if admin_session {
                 Ok(())
             } else {

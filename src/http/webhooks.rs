@@ -329,10 +329,7 @@ async fn remove(
     client: ClientIp,
     Id(id): Id,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_webhook(id, client.audit(&principal, &state))
-        .await?;
+    state.store.delete_webhook(id, client.audit(&principal, &state)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

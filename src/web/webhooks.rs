@@ -78,11 +78,7 @@ fn done_notice(done: &str) -> Option<Markup> {
 
 async fn list(State(web): State<Web>, user: SignedIn, Query(done): Query<Done>) -> Result<Response, WebError> {
     user.require_admin()?;
-    let (endpoints, _) = web
-        .app
-        .store
-        .list_webhooks(PageRequest { page: 1, limit: 100 })
-        .await?;
+    let (endpoints, _) = web.app.store.list_webhooks(PageRequest { page: 1, limit: 100 }).await?;
     let body = html! {
         div.page-head {
             div {
@@ -249,7 +245,13 @@ async fn show(
     let (deliveries, total) = web
         .app
         .store
-        .list_deliveries(id, PageRequest { page: 1, limit: LOG_LENGTH })
+        .list_deliveries(
+            id,
+            PageRequest {
+                page: 1,
+                limit: LOG_LENGTH,
+            },
+        )
         .await?;
     let action = |path: &str, label: &str, class: &str, button_id: &str| {
         html! {
@@ -374,11 +376,7 @@ fn confirm_page(user: &SignedIn, endpoint: &WebhookEndpoint, action: &str) -> Re
     layout::page(title, user, Section::Webhooks, body)
 }
 
-async fn confirm_delete(
-    State(web): State<Web>,
-    user: SignedIn,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
+async fn confirm_delete(State(web): State<Web>, user: SignedIn, Path(id): Path<String>) -> Result<Response, WebError> {
     user.require_admin()?;
     let endpoint = web.app.store.webhook(parse_id(&id)?).await?;
     Ok(confirm_page(&user, &endpoint, "delete"))
@@ -398,11 +396,7 @@ async fn delete(
     Ok(Redirect::to("/admin/webhooks?done=deleted").into_response())
 }
 
-async fn confirm_rotate(
-    State(web): State<Web>,
-    user: SignedIn,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
+async fn confirm_rotate(State(web): State<Web>, user: SignedIn, Path(id): Path<String>) -> Result<Response, WebError> {
     user.require_admin()?;
     let endpoint = web.app.store.webhook(parse_id(&id)?).await?;
     Ok(confirm_page(&user, &endpoint, "rotate"))

@@ -98,9 +98,7 @@ pub async fn run(
             continue;
         }
         // The lease outlasts the attempt, with room for recording its outcome.
-        let lease_until = now
-            .saturating_add(secs(settings.timeout))
-            .saturating_add(60);
+        let lease_until = now.saturating_add(secs(settings.timeout)).saturating_add(60);
         let claimed = match store
             .claim_deliveries(now, lease_until, u32::try_from(free).unwrap_or(1))
             .await
@@ -112,7 +110,9 @@ pub async fn run(
             }
         };
         for (delivery, endpoint) in claimed {
-            let Ok(permit) = permits.clone().try_acquire_owned() else { break };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                break;
+            };
             let (store, clock, settings) = (store.clone(), clock.clone(), settings.clone());
             sends.spawn(async move {
                 deliver(store.as_ref(), clock.as_ref(), &settings, delivery, endpoint).await;
@@ -132,9 +132,7 @@ async fn deliver(
     endpoint: WebhookEndpoint,
 ) {
     let sent_at = clock.now();
-    let signature = endpoint
-        .secret
-        .signature_header(sent_at, delivery.payload.as_bytes());
+    let signature = endpoint.secret.signature_header(sent_at, delivery.payload.as_bytes());
     let outcome = sender::send(Attempt {
         url: &endpoint.url,
         headers: [
@@ -153,9 +151,7 @@ async fn deliver(
         Outcome::Refused(status) => (Some(*status), Some(format!("answered HTTP {status}"))),
         Outcome::Failed(why) => (None, Some(why.clone())),
     };
-    let retry_at = error
-        .as_ref()
-        .and_then(|_| settings.retry.next_attempt(attempt, at));
+    let retry_at = error.as_ref().and_then(|_| settings.retry.next_attempt(attempt, at));
     match &error {
         None => tracing::info!(
             delivery = delivery.id,
@@ -184,6 +180,10 @@ async fn deliver(
     };
     if let Err(error) = store.record_attempt(delivery.id, result).await {
         // The lease ends and the delivery is sent again: at-least-once.
-        tracing::warn!(error = format!("{error:#}"), delivery = delivery.id, "recording a webhook attempt");
+        tracing::warn!(
+            error = format!("{error:#}"),
+            delivery = delivery.id,
+            "recording a webhook attempt"
+        );
     }
 }

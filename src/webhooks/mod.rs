@@ -123,7 +123,11 @@ mod tests {
 
     #[test]
     fn urls_must_be_absolute_http_without_credentials() {
-        for good in ["http://127.0.0.1:9000/hooks", "http://example.test/a?b=c", "http://[::1]:80/"] {
+        for good in [
+            "http://127.0.0.1:9000/hooks",
+            "http://example.test/a?b=c",
+            "http://[::1]:80/",
+        ] {
             assert!(WebhookUrl::parse(good).is_ok(), "{good}");
         }
         for (bad, why) in [

@@ -111,7 +111,10 @@ mod tests {
         assert_eq!(value["createdAt"], "2023-11-14T22:15:00Z");
         assert_eq!(value["data"]["token"]["status"], "revoked");
         assert_eq!(value["data"]["actor"]["kind"], "cli");
-        assert!(!body.to_lowercase().contains("eeee") && !body.contains("dddd"), "{body}");
+        assert!(
+            !body.to_lowercase().contains("eeee") && !body.contains("dddd"),
+            "{body}"
+        );
     }
 
     #[test]

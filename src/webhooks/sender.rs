@@ -59,7 +59,10 @@ async fn exchange(attempt: &Attempt<'_>) -> Result<u16, String> {
     let mut request = Request::post(path)
         .header(header::HOST, authority.as_str())
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::USER_AGENT, concat!("Portcullis-Webhooks/", env!("CARGO_PKG_VERSION")));
+        .header(
+            header::USER_AGENT,
+            concat!("Portcullis-Webhooks/", env!("CARGO_PKG_VERSION")),
+        );
     for (name, value) in &attempt.headers {
         request = request.header(*name, value.as_str());
     }

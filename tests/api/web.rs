@@ -655,7 +655,10 @@ async fn an_admin_adds_a_webhook_copies_its_secret_once_and_watches_the_delivery
         browser.click("#send-test").await?;
         wait_for_url(&browser, "done=test").await?;
         let received = receiver.wait_for(2, Duration::from_secs(15)).await;
-        ensure!(received.len() == 2, "the receiver got the event and the ping: {received:?}");
+        ensure!(
+            received.len() == 2,
+            "the receiver got the event and the ping: {received:?}"
+        );
         for delivery in &received {
             crate::webhooks::assert_signed(delivery, &secret);
         }
@@ -669,7 +672,10 @@ async fn an_admin_adds_a_webhook_copies_its_secret_once_and_watches_the_delivery
                 document(&browser, "webhook.png").await?;
                 break;
             }
-            ensure!(started.elapsed() < Duration::from_secs(10), "the delivery log shows both: {log}");
+            ensure!(
+                started.elapsed() < Duration::from_secs(10),
+                "the delivery log shows both: {log}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Ok(())

@@ -57,7 +57,9 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) async fn start(fail_first: usize) -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the receiver");
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let answered = Arc::new(AtomicUsize::new(0));
@@ -68,9 +70,16 @@ impl Receiver {
                 let headers = request
                     .headers()
                     .iter()
-                    .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
-                let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
+                let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+                    .await
+                    .unwrap_or_default();
                 let body = String::from_utf8_lossy(&bytes).into_owned();
                 record.lock().unwrap().push(Received { headers, body });
                 if answered.fetch_add(1, Ordering::SeqCst) < fail_first {
@@ -190,7 +199,15 @@ async fn token_changes_by_api_and_cli_are_delivered_signed_and_without_secrets()
     app.call("DELETE", &format!("/api/tokens/{id}"), Some(&session), None)
         .await
         .assert_status(204, "revoking");
-    let by_cli = app.cli_json(&["token", "create", "--name", "from the cli", "--access", "read", "--json"]);
+    let by_cli = app.cli_json(&[
+        "token",
+        "create",
+        "--name",
+        "from the cli",
+        "--access",
+        "read",
+        "--json",
+    ]);
     secrets.push(by_cli["token"].as_str().unwrap().to_owned());
     let cli_id = by_cli["id"].as_i64().unwrap().to_string();
     let out = app.cli(&["token", "revoke", &cli_id]);
@@ -216,7 +233,11 @@ async fn token_changes_by_api_and_cli_are_delivered_signed_and_without_secrets()
         let body = delivery.json();
         assert_eq!(delivery.header("content-type"), Some("application/json"));
         assert_eq!(delivery.header("portcullis-event"), body["type"].as_str());
-        assert!(delivery.header("portcullis-delivery").is_some_and(|d| d.starts_with("dlv_")));
+        assert!(
+            delivery
+                .header("portcullis-delivery")
+                .is_some_and(|d| d.starts_with("dlv_"))
+        );
         assert!(body["id"].as_str().is_some_and(|e| e.starts_with("evt_")), "{body}");
         assert!(body["createdAt"].is_string(), "{body}");
         assert!(body["data"]["token"]["hint"].is_string(), "{body}");
@@ -226,7 +247,10 @@ async fn token_changes_by_api_and_cli_are_delivered_signed_and_without_secrets()
         for token in &secrets {
             assert!(!everything.contains(token.as_str()), "a token secret in {everything}");
         }
-        assert!(!everything.contains(&secret), "the signing secret itself in {everything}");
+        assert!(
+            !everything.contains(&secret),
+            "the signing secret itself in {everything}"
+        );
     }
     let from_cli = received
         .iter()
@@ -239,7 +263,10 @@ async fn token_changes_by_api_and_cli_are_delivered_signed_and_without_secrets()
     assert_eq!(log.len(), 6, "{log:#?}");
     for entry in &log {
         assert_eq!(entry["status"], "succeeded", "{entry}");
-        assert_eq!((entry["attempts"].as_i64(), entry["lastStatusCode"].as_i64()), (Some(1), Some(204)));
+        assert_eq!(
+            (entry["attempts"].as_i64(), entry["lastStatusCode"].as_i64()),
+            (Some(1), Some(204))
+        );
     }
 }
 
@@ -265,15 +292,27 @@ async fn endpoints_receive_only_the_events_they_subscribe_to_while_active() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let types: Vec<String> = revocations.received().iter().map(Received::event_type).collect();
     assert_eq!(types, ["token.revoked"], "{received:#?}");
-    assert!(everything.received().is_empty(), "an inactive endpoint receives nothing");
+    assert!(
+        everything.received().is_empty(),
+        "an inactive endpoint receives nothing"
+    );
 
     // Events while it was inactive are not kept for it; once active, it gets new ones.
     let reply = app
-        .call("PATCH", &format!("/api/webhooks/{paused}"), Some(&session), Some(&json!({"active": true})))
+        .call(
+            "PATCH",
+            &format!("/api/webhooks/{paused}"),
+            Some(&session),
+            Some(&json!({"active": true})),
+        )
         .await;
     reply.assert_status(200, "activating");
     assert_eq!(reply.json()["active"], true);
-    assert!(reply.json().get("secret").is_none(), "the secret is shown once: {}", reply.body);
+    assert!(
+        reply.json().get("secret").is_none(),
+        "the secret is shown once: {}",
+        reply.body
+    );
     app.create_token_with(&session, "read").await;
     let received = everything.wait_for(1, Duration::from_secs(10)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -305,7 +344,10 @@ async fn a_failing_endpoint_is_retried_with_backoff_and_the_log_shows_the_attemp
     let received = flaky.wait_for(3, Duration::from_secs(15)).await;
     assert_eq!(received.len(), 3, "two failures, then success: {received:#?}");
     let delivery_ids: Vec<_> = received.iter().map(|r| r.header("portcullis-delivery")).collect();
-    assert!(delivery_ids.windows(2).all(|w| w[0] == w[1]), "one delivery, retried: {delivery_ids:?}");
+    assert!(
+        delivery_ids.windows(2).all(|w| w[0] == w[1]),
+        "one delivery, retried: {delivery_ids:?}"
+    );
     for attempt in &received {
         assert_eq!(attempt.event_type(), "ping");
         assert_signed(attempt, &secret);
@@ -335,7 +377,10 @@ async fn a_failing_endpoint_is_retried_with_backoff_and_the_log_shows_the_attemp
     assert_eq!(log[0]["status"], "failed", "{log:#?}");
     assert_eq!(log[0]["attempts"], 3);
     assert_eq!(log[0]["lastStatusCode"], 500);
-    assert!(log[0]["lastError"].as_str().is_some_and(|e| e.contains("500")), "{log:#?}");
+    assert!(
+        log[0]["lastError"].as_str().is_some_and(|e| e.contains("500")),
+        "{log:#?}"
+    );
     assert_eq!(log[0]["nextAttemptAt"], Value::Null);
     assert_eq!(down.received().len(), 3);
 }
@@ -409,7 +454,11 @@ async fn webhooks_are_managed_by_administrators_with_valid_input_only() {
             Some(&json!({"url": "http://127.0.0.1:9/"})),
         )
         .await
-        .assert_problem(403, Some(WWW_SCOPE_ADMIN), "creating a webhook without an admin session");
+        .assert_problem(
+            403,
+            Some(WWW_SCOPE_ADMIN),
+            "creating a webhook without an admin session",
+        );
     }
 
     for (body, what) in [
@@ -418,28 +467,50 @@ async fn webhooks_are_managed_by_administrators_with_valid_input_only() {
         (json!({"url": "ftp://127.0.0.1/"}), "another scheme"),
         (json!({"url": "https://127.0.0.1/"}), "https (no outgoing TLS yet)"),
         (json!({"url": "http://user:pw@127.0.0.1/"}), "credentials in the URL"),
-        (json!({"url": "http://127.0.0.1/", "events": ["token.deleted"]}), "an unknown event"),
-        (json!({"url": "http://127.0.0.1/", "events": ["*", "token.created"]}), "all and more"),
-        (json!({"url": "http://127.0.0.1/", "secret": "mine"}), "an unknown field"),
+        (
+            json!({"url": "http://127.0.0.1/", "events": ["token.deleted"]}),
+            "an unknown event",
+        ),
+        (
+            json!({"url": "http://127.0.0.1/", "events": ["*", "token.created"]}),
+            "all and more",
+        ),
+        (
+            json!({"url": "http://127.0.0.1/", "secret": "mine"}),
+            "an unknown field",
+        ),
         (json!({"events": ["*"]}), "no URL"),
     ] {
         app.call("POST", "/api/webhooks", Some(&session), Some(&body))
             .await
             .assert_problem(422, None, what);
     }
-    assert_eq!(app.total_items("/api/webhooks", &session).await, 0, "nothing half-written");
+    assert_eq!(
+        app.total_items("/api/webhooks", &session).await,
+        0,
+        "nothing half-written"
+    );
 
     let (id, secret) = create_webhook(&app, &session, json!({"url": "http://127.0.0.1:9/hooks"})).await;
     let shown = app.get(&format!("/api/webhooks/{id}"), &session).await;
     shown.assert_status(200, "showing");
     assert_eq!(shown.json()["events"], json!(["*"]));
-    assert!(!shown.body.contains(&secret) && shown.json().get("secret").is_none(), "{}", shown.body);
+    assert!(
+        !shown.body.contains(&secret) && shown.json().get("secret").is_none(),
+        "{}",
+        shown.body
+    );
     let listed = app.get("/api/webhooks", &session).await;
     assert!(!listed.body.contains(&secret), "{}", listed.body);
     assert_eq!(listed.json()["hydra:member"][0]["@id"], format!("/api/webhooks/{id}"));
 
     let rotated = app
-        .call("POST", &format!("/api/webhooks/{id}/rotate-secret"), Some(&session), None)
+        .call(
+            "POST",
+            &format!("/api/webhooks/{id}/rotate-secret"),
+            Some(&session),
+            None,
+        )
         .await;
     rotated.assert_status(200, "rotating the secret");
     let new_secret = rotated.json()["secret"].as_str().unwrap().to_owned();
@@ -469,9 +540,11 @@ async fn webhooks_are_managed_by_administrators_with_valid_input_only() {
         ("POST", format!("/api/webhooks/{id}/rotate-secret")),
         ("GET", "/api/webhooks/abc".to_owned()),
     ] {
-        app.call(method, &path, Some(&session), None)
-            .await
-            .assert_problem(404, None, &format!("{method} {path} after deletion"));
+        app.call(method, &path, Some(&session), None).await.assert_problem(
+            404,
+            None,
+            &format!("{method} {path} after deletion"),
+        );
     }
 }
 
@@ -481,8 +554,15 @@ async fn the_webhooks_pages_are_for_administrators_and_show_the_secret_once() {
     let app = TestApp::spawn();
     app.create_user_cli("reader", "reader-password-1", false);
     let (reader, _) = sign_in(&app, "reader", "reader-password-1").await;
-    let tokens_page = get_page(&app, "/admin/tokens", Some(&reader)).await.text().await.unwrap();
-    assert!(!tokens_page.contains("/admin/webhooks"), "no Webhooks menu entry for a non-admin");
+    let tokens_page = get_page(&app, "/admin/tokens", Some(&reader))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !tokens_page.contains("/admin/webhooks"),
+        "no Webhooks menu entry for a non-admin"
+    );
     assert_eq!(get_page(&app, "/admin/webhooks", Some(&reader)).await.status(), 403);
     let reader_csrf = csrf(&app, &reader).await;
     let forged = post_form(
@@ -505,14 +585,22 @@ async fn the_webhooks_pages_are_for_administrators_and_show_the_secret_once() {
     .await;
     assert_eq!(refused.status(), 422);
     assert!(refused.text().await.unwrap().contains("https"), "the form says why");
-    let without_csrf = post_form(&app, "/admin/webhooks", Some(&admin), "url=http%3A%2F%2F127.0.0.1%3A9%2F").await;
+    let without_csrf = post_form(
+        &app,
+        "/admin/webhooks",
+        Some(&admin),
+        "url=http%3A%2F%2F127.0.0.1%3A9%2F",
+    )
+    .await;
     assert_eq!(without_csrf.status(), 403, "the CSRF guard covers the webhooks forms");
 
     let created = post_form(
         &app,
         "/admin/webhooks",
         Some(&admin),
-        &format!("csrf={token}&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&description=&events=token.revoked&events=token.expired"),
+        &format!(
+            "csrf={token}&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&description=&events=token.revoked&events=token.expired"
+        ),
     )
     .await;
     assert_eq!(created.status(), 200);
@@ -525,11 +613,25 @@ async fn the_webhooks_pages_are_for_administrators_and_show_the_secret_once() {
     let secret = &page[start..start + 70];
     let session = app.admin_session().await;
     let listed = app.get("/api/webhooks", &session).await.json();
-    assert_eq!(listed["hydra:member"][0]["events"], json!(["token.revoked", "token.expired"]));
+    assert_eq!(
+        listed["hydra:member"][0]["events"],
+        json!(["token.revoked", "token.expired"])
+    );
     let id = listed["hydra:member"][0]["id"].as_i64().unwrap();
-    let shown = get_page(&app, &format!("/admin/webhooks/{id}"), Some(&admin)).await.text().await.unwrap();
-    assert!(shown.contains("Delivery log") && !shown.contains(secret), "the secret is not shown again");
-    let list = get_page(&app, "/admin/webhooks", Some(&admin)).await.text().await.unwrap();
+    let shown = get_page(&app, &format!("/admin/webhooks/{id}"), Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shown.contains("Delivery log") && !shown.contains(secret),
+        "the secret is not shown again"
+    );
+    let list = get_page(&app, "/admin/webhooks", Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains("http://127.0.0.1:9/h") && !list.contains(secret));
 }
 
@@ -582,7 +684,10 @@ async fn the_documented_verification_recipes_accept_a_real_delivery_and_refuse_a
         doc_block("python")
     );
     let shell = doc_block("sh");
-    for (body, expected) in [(delivery.body.clone(), "valid"), (delivery.body.replace("ping", "pong"), "INVALID")] {
+    for (body, expected) in [
+        (delivery.body.clone(), "valid"),
+        (delivery.body.replace("ping", "pong"), "INVALID"),
+    ] {
         std::fs::write(dir.path().join("body.json"), &body).unwrap();
         for (program, flag, script) in [("python3", "-c", &python), ("bash", "-c", &shell)] {
             let out = std::process::Command::new(program)

@@ -15,7 +15,11 @@ use crate::webhooks::{SigningSecret, payload};
 
 /// Stored form of a subscription list: `*` for all.
 fn events_column(events: &[String]) -> String {
-    if events.is_empty() { "*".to_owned() } else { events.join(",") }
+    if events.is_empty() {
+        "*".to_owned()
+    } else {
+        events.join(",")
+    }
 }
 
 fn endpoint_from_row(row: &PgRow) -> WebhookEndpoint {
@@ -156,7 +160,12 @@ impl WebhookStore for PgStore {
         let events = changes.events.unwrap_or(before.events);
         sqlx::query("UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, active = $4 WHERE id = $5")
             .bind(changes.url.as_ref().map_or(before.url.as_str(), |u| u.as_str()))
-            .bind(changes.description.as_ref().map_or(before.description.as_str(), |d| d.as_str()))
+            .bind(
+                changes
+                    .description
+                    .as_ref()
+                    .map_or(before.description.as_str(), |d| d.as_str()),
+            )
             .bind(events_column(&events))
             .bind(changes.active.unwrap_or(before.active))
             .bind(id)
@@ -165,7 +174,14 @@ impl WebhookStore for PgStore {
             .map_err(unavailable)?;
         let after = fetch(&mut tx, id).await?;
         let details = json!({ "active": after.active, "events": events_column(&after.events) });
-        audit_in(&mut tx, audit_kind::WEBHOOK_CHANGED, &audit, format!("webhook:{id}"), details).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::WEBHOOK_CHANGED,
+            &audit,
+            format!("webhook:{id}"),
+            details,
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(after)
     }
@@ -209,20 +225,28 @@ impl WebhookStore for PgStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        audit_in(&mut tx, audit_kind::WEBHOOK_DELETED, &audit, format!("webhook:{id}"), json!({})).await?;
+        audit_in(
+            &mut tx,
+            audit_kind::WEBHOOK_DELETED,
+            &audit,
+            format!("webhook:{id}"),
+            json!({}),
+        )
+        .await?;
         tx.commit().await.map_err(unavailable)
     }
 
     async fn list_deliveries(&self, endpoint_id: i64, page: PageRequest) -> StoreResult<(Vec<WebhookDelivery>, u64)> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
         fetch(&mut conn, endpoint_id).await?;
-        let rows = sqlx::query("SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3")
-            .bind(endpoint_id)
-            .bind(i64::from(page.limit))
-            .bind(page.offset())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(unavailable)?;
+        let rows =
+            sqlx::query("SELECT * FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3")
+                .bind(endpoint_id)
+                .bind(i64::from(page.limit))
+                .bind(page.offset())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(unavailable)?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE endpoint_id = $1")
             .bind(endpoint_id)
             .fetch_one(&mut *conn)
@@ -324,7 +348,10 @@ impl WebhookStore for PgStore {
             at: now,
             client_ip: None,
         };
-        for (kind, rows) in [(audit_kind::TOKEN_EXPIRING, &expiring), (audit_kind::TOKEN_EXPIRED, &expired)] {
+        for (kind, rows) in [
+            (audit_kind::TOKEN_EXPIRING, &expiring),
+            (audit_kind::TOKEN_EXPIRED, &expired),
+        ] {
             for row in rows {
                 let id: i64 = row.get("id");
                 let name: String = row.get("name");
