@@ -26,7 +26,7 @@ use crate::helpers::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, binary, describe, 
 const PROPAGATION_LIMIT: Duration = Duration::from_secs(1);
 
 /// A fresh database holding the administrator, shared by the instances of one test.
-fn shared_database(admin_url: &str) -> Arc<TestDatabase> {
+pub(crate) fn shared_database(admin_url: &str) -> Arc<TestDatabase> {
     let database = Arc::new(TestDatabase::create(admin_url));
     let dir = TempDir::new().unwrap();
     let out = run_cli(
@@ -52,7 +52,7 @@ fn shared_database(admin_url: &str) -> Arc<TestDatabase> {
 }
 
 /// One more instance on `database`, reached at `url` (default: directly).
-fn instance(database: &Arc<TestDatabase>, url: Option<&str>, env: &[(&str, &str)]) -> TestApp {
+pub(crate) fn instance(database: &Arc<TestDatabase>, url: Option<&str>, env: &[(&str, &str)]) -> TestApp {
     TestApp::start_with(TempDir::new().unwrap(), Some(database.clone()), url, env)
 }
 

@@ -706,3 +706,80 @@ async fn the_documented_verification_recipes_accept_a_real_delivery_and_refuse_a
         }
     }
 }
+
+#[tokio::test]
+async fn multi_instance_each_event_and_expiry_notice_is_delivered_once_by_several_instances() {
+    use crate::multi_instance::{instance, shared_database};
+    let Some(admin_url) = crate::backend::require_postgres("webhooks across instances") else {
+        return;
+    };
+    let database = shared_database(&admin_url);
+    let env = [
+        ("PORTCULLIS_WEBHOOKS_POLL_INTERVAL", "50ms"),
+        ("PORTCULLIS_WEBHOOKS_EXPIRING_BEFORE", "1h"),
+        ("PORTCULLIS_WEBHOOKS_EXPIRY_CHECK_INTERVAL", "50ms"),
+    ];
+    let instances = [
+        instance(&database, None, &env),
+        instance(&database, None, &env),
+        instance(&database, None, &env),
+    ];
+    let receiver = Receiver::start(0).await;
+    let session = instances[0].admin_session().await;
+    create_webhook(&instances[0], &session, json!({"url": receiver.url()})).await;
+
+    const TOKENS: usize = 10;
+    let expiry = rfc3339(time::OffsetDateTime::now_utc() + time::Duration::seconds(3));
+    for i in 0..TOKENS {
+        let app = &instances[i % 3];
+        // Even ones are revoked at once and never expire; odd ones expire soon.
+        let body = if i % 2 == 0 {
+            json!({"name": format!("t{i}")})
+        } else {
+            json!({"name": format!("t{i}"), "expiresAt": expiry})
+        };
+        let created = app.call("POST", "/api/tokens", Some(&session), Some(&body)).await;
+        created.assert_status(201, "creating a token");
+        if i % 2 == 0 {
+            let id = created.json()["id"].as_i64().unwrap();
+            app.call("DELETE", &format!("/api/tokens/{id}"), Some(&session), None)
+                .await
+                .assert_status(204, "revoking");
+        }
+    }
+    // Every token created; half revoked, the other half expiring, then expired.
+    let expected = TOKENS + 3 * (TOKENS / 2);
+    receiver.wait_for(expected, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let received = receiver.received();
+    let mut events: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut deliveries: Vec<&str> = received
+        .iter()
+        .filter_map(|r| r.header("portcullis-delivery"))
+        .collect();
+    events.sort();
+    events.dedup();
+    deliveries.sort();
+    deliveries.dedup();
+    assert_eq!(
+        (received.len(), events.len(), deliveries.len()),
+        (expected, expected, expected),
+        "each event once: {:#?}",
+        received.iter().map(Received::event_type).collect::<Vec<_>>()
+    );
+    for (kind, count) in [
+        ("token.created", TOKENS),
+        ("token.revoked", TOKENS / 2),
+        ("token.expiring", TOKENS / 2),
+        ("token.expired", TOKENS / 2),
+    ] {
+        assert_eq!(
+            received.iter().filter(|r| r.event_type() == kind).count(),
+            count,
+            "{kind}"
+        );
+    }
+}
