@@ -64,63 +64,77 @@ pub async fn run(
     let mut ticker = tokio::time::interval(settings.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_expiry_check = Instant::now();
-    let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    // While the store fails, the first failure is a warning and the rest are quiet, so an
+    // outage does not flood the log; the recovery is reported.
+    let mut failing = false;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.changed() => break,
         }
         while sends.try_join_next().is_some() {}
-        let now = clock.now();
-        if Instant::now() >= next_expiry_check {
-            match store
-                .record_expiry_notices(now, now.saturating_add(secs(settings.expiring_before)))
-                .await
-            {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "recorded token expiry notices"),
-                Err(error) => tracing::warn!(error = format!("{error:#}"), "checking token expiry; will retry"),
+        let outcome = tick(&store, &clock, &settings, &permits, &mut sends, &mut next_expiry_check).await;
+        match (outcome, failing) {
+            (Ok(()), true) => {
+                failing = false;
+                tracing::info!("webhook dispatching recovered");
             }
-            next_expiry_check = Instant::now() + settings.expiry_check_interval;
-        }
-        loop {
-            match store.dispatch_audit_events(now, BATCH).await {
-                Ok(taken) if taken == u64::from(BATCH) => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(error = format!("{error:#}"), "queueing webhook deliveries; will retry");
-                    break;
-                }
+            (Ok(()), false) => {}
+            (Err(error), false) => {
+                failing = true;
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "webhook dispatching failed; retrying quietly until it works"
+                );
             }
-        }
-        let free = permits.available_permits();
-        if free == 0 {
-            continue;
-        }
-        // The lease outlasts the attempt, with room for recording its outcome.
-        let lease_until = now.saturating_add(secs(settings.timeout)).saturating_add(60);
-        let claimed = match store
-            .claim_deliveries(now, lease_until, u32::try_from(free).unwrap_or(1))
-            .await
-        {
-            Ok(claimed) => claimed,
-            Err(error) => {
-                tracing::warn!(error = format!("{error:#}"), "claiming webhook deliveries; will retry");
-                continue;
-            }
-        };
-        for (delivery, endpoint) in claimed {
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                break;
-            };
-            let (store, clock, settings) = (store.clone(), clock.clone(), settings.clone());
-            sends.spawn(async move {
-                deliver(store.as_ref(), clock.as_ref(), &settings, delivery, endpoint).await;
-                drop(permit);
-            });
+            (Err(error), true) => tracing::debug!(error = format!("{error:#}"), "webhook dispatching still failing"),
         }
     }
     while sends.join_next().await.is_some() {}
+}
+
+/// One round: expiry notices when due, the outbox, and sending what is due.
+async fn tick(
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    settings: &WebhookSettings,
+    permits: &Arc<Semaphore>,
+    sends: &mut JoinSet<()>,
+    next_expiry_check: &mut Instant,
+) -> Result<(), crate::store::StoreError> {
+    let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let now = clock.now();
+    if Instant::now() >= *next_expiry_check {
+        let count = store
+            .record_expiry_notices(now, now.saturating_add(secs(settings.expiring_before)))
+            .await?;
+        if count > 0 {
+            tracing::info!(count, "recorded token expiry notices");
+        }
+        *next_expiry_check = Instant::now() + settings.expiry_check_interval;
+    }
+    while store.dispatch_audit_events(now, BATCH).await? == u64::from(BATCH) {}
+    let free = permits.available_permits();
+    if free == 0 {
+        return Ok(());
+    }
+    // The lease outlasts the attempt, with room for recording its outcome.
+    let lease_until = now.saturating_add(secs(settings.timeout)).saturating_add(60);
+    let claimed = store
+        .claim_deliveries(now, lease_until, u32::try_from(free).unwrap_or(1))
+        .await?;
+    for (delivery, endpoint) in claimed {
+        // Claimed no more than the free permits, and only this task takes them.
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            break;
+        };
+        let (store, clock, settings) = (store.clone(), clock.clone(), settings.clone());
+        sends.spawn(async move {
+            deliver(store.as_ref(), clock.as_ref(), &settings, delivery, endpoint).await;
+            drop(permit);
+        });
+    }
+    Ok(())
 }
 
 /// Sends one delivery and records the attempt.
