@@ -171,6 +171,8 @@ pub trait WebhookStore: Send + Sync {
     ) -> StoreResult<Vec<(WebhookDelivery, WebhookEndpoint)>>;
     /// Records the outcome of one attempt.
     async fn record_attempt(&self, delivery_id: i64, result: AttemptResult) -> StoreResult<()>;
+    /// Deletes finished (succeeded or failed) deliveries created before `before`; how many.
+    async fn prune_deliveries(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 /// A backend: all of the above, plus migrations, readiness and change detection.

@@ -22,6 +22,8 @@ use crate::store::{AttemptResult, Store, WebhookDelivery, WebhookEndpoint};
 
 /// Attempts in flight at once per instance.
 const CONCURRENCY: usize = 16;
+/// How long finished deliveries stay in the log.
+const KEEP_DELIVERIES_SECONDS: i64 = 30 * 86_400;
 /// Audit events dispatched per transaction.
 const BATCH: u32 = 200;
 
@@ -110,6 +112,12 @@ async fn tick(
             .await?;
         if count > 0 {
             tracing::info!(count, "recorded token expiry notices");
+        }
+        let pruned = store
+            .prune_deliveries(now.saturating_sub(KEEP_DELIVERIES_SECONDS))
+            .await?;
+        if pruned > 0 {
+            tracing::debug!(pruned, "deleted webhook deliveries older than 30 days");
         }
         *next_expiry_check = Instant::now() + settings.expiry_check_interval;
     }

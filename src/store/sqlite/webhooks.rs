@@ -416,4 +416,13 @@ impl WebhookStore for SqliteStore {
         .map_err(unavailable)?;
         Ok(())
     }
+
+    async fn prune_deliveries(&self, before: UnixTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
 }
