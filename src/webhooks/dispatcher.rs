@@ -24,6 +24,8 @@ use crate::store::{AttemptResult, Store, WebhookDelivery, WebhookEndpoint};
 const CONCURRENCY: usize = 16;
 /// How long finished deliveries stay in the log.
 const KEEP_DELIVERIES_SECONDS: i64 = 30 * 86_400;
+/// How long shutdown waits for attempts in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Audit events dispatched per transaction.
 const BATCH: u32 = 200;
 
@@ -54,7 +56,7 @@ impl Default for WebhookSettings {
     }
 }
 
-/// Runs until `stop` changes, then waits for the attempts in flight.
+/// Runs until `stop` changes, then waits briefly for the attempts in flight.
 pub async fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -92,7 +94,13 @@ pub async fn run(
             (Err(error), true) => tracing::debug!(error = format!("{error:#}"), "webhook dispatching still failing"),
         }
     }
-    while sends.join_next().await.is_some() {}
+    // Attempts in flight get a moment to finish; the rest are dropped and, their lease ended,
+    // sent again by whichever instance runs next (at-least-once).
+    let drain = async { while sends.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::info!("stopping webhook attempts still in flight; they will be retried");
+        sends.abort_all();
+    }
 }
 
 /// One round: expiry notices when due, the outbox, and sending what is due.

@@ -70,6 +70,15 @@ fn conflict_or_unavailable(what: &'static str) -> impl FnOnce(sqlx::Error) -> St
     }
 }
 
+/// Starts a write transaction with `BEGIN IMMEDIATE`: it takes the write lock at once, so it
+/// waits (up to the busy timeout) while another connection or process writes. A deferred
+/// transaction that read first would instead fail with SQLITE_BUSY at its first write if
+/// another commit landed in between, which the server's background writers (last-used
+/// times, webhook dispatching) make likely for the CLI.
+async fn write_tx(pool: &sqlx::SqlitePool) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)
+}
+
 /// Writes an audit event inside the caller's transaction.
 async fn audit_in(
     tx: &mut SqliteConnection,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use sqlx::{Row, sqlite::SqliteRow};
 
-use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable};
+use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable, write_tx};
 use crate::auth::{Allowlist, TokenRateLimit};
 use crate::clock::UnixTime;
 use crate::domain::Access;
@@ -68,7 +68,7 @@ pub(super) async fn fetch(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreRe
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
@@ -135,7 +135,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn update_token(&self, id: i64, changes: TokenChanges, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = fetch(&mut tx, id).await?;
         let name = changes.name.as_ref().map_or(before.name.as_str(), |n| n.as_str());
         let description = changes
@@ -183,7 +183,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn revoke_token(&self, id: i64, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = fetch(&mut tx, id).await?;
         if before.revoked_at.is_some() {
             return Ok(before);
@@ -215,7 +215,7 @@ impl TokenStore for SqliteStore {
         grace_until: Option<UnixTime>,
         audit: AuditContext,
     ) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         // The right-hand sides read the row as it was: `digest` is the replaced secret.
         let updated = sqlx::query(
             "UPDATE api_tokens SET
@@ -251,7 +251,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn set_token_disabled(&self, id: i64, disabled: bool, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = fetch(&mut tx, id).await?;
         if before.revoked_at.is_some() {
             return Err(StoreError::Conflict("a revoked token cannot be disabled or enabled"));
@@ -284,7 +284,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn disable_unused_tokens(&self, unused_since: UnixTime, audit: AuditContext) -> StoreResult<Vec<i64>> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE api_tokens SET disabled_at = ?
              WHERE revoked_at IS NULL AND disabled_at IS NULL AND COALESCE(last_used_at, created_at) < ?
@@ -311,7 +311,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn record_previous_secret_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         for (id, at) in uses {
             sqlx::query(
                 "UPDATE api_tokens SET previous_last_used_at = MAX(COALESCE(previous_last_used_at, 0), ?) WHERE id = ?",
@@ -336,7 +336,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         for (id, at) in uses {
             // MAX keeps the newest time if another process recorded a later use.
             sqlx::query("UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?")

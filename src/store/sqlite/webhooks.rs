@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
 
-use super::{SqliteStore, audit_in, unavailable};
+use super::{SqliteStore, audit_in, unavailable, write_tx};
 use crate::clock::{UnixTime, rfc3339};
 use crate::store::{
     Actor, AttemptResult, AuditContext, CreatedBy, DeliveryStatus, NewWebhookEndpoint, PageRequest, StoreError,
@@ -100,7 +100,7 @@ async fn insert_delivery(
 #[async_trait]
 impl WebhookStore for SqliteStore {
     async fn create_webhook(&self, endpoint: NewWebhookEndpoint, audit: AuditContext) -> StoreResult<WebhookEndpoint> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let row = sqlx::query(
             "INSERT INTO webhook_endpoints (url, description, events, secret, active, created_at, created_by_id, created_by_name)
              VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING *",
@@ -154,7 +154,7 @@ impl WebhookStore for SqliteStore {
         changes: WebhookEndpointChanges,
         audit: AuditContext,
     ) -> StoreResult<WebhookEndpoint> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = fetch(&mut tx, id).await?;
         let events = changes.events.unwrap_or(before.events);
         sqlx::query("UPDATE webhook_endpoints SET url = ?, description = ?, events = ?, active = ? WHERE id = ?")
@@ -191,7 +191,7 @@ impl WebhookStore for SqliteStore {
         secret: SigningSecret,
         audit: AuditContext,
     ) -> StoreResult<WebhookEndpoint> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let done = sqlx::query("UPDATE webhook_endpoints SET secret = ? WHERE id = ?")
             .bind(secret.expose())
             .bind(id)
@@ -215,7 +215,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn delete_webhook(&self, id: i64, audit: AuditContext) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -255,7 +255,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn enqueue_ping(&self, endpoint_id: i64, event_id: &str, now: UnixTime) -> StoreResult<WebhookDelivery> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         fetch(&mut tx, endpoint_id).await?;
         let body = payload::ping(event_id, endpoint_id, now);
         let delivery = insert_delivery(&mut tx, endpoint_id, event_id, crate::webhooks::PING, &body, now).await?;
@@ -264,7 +264,15 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn dispatch_audit_events(&self, now: UnixTime, limit: u32) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // A read first, so the usual idle round takes no write lock.
+        let pending: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_events WHERE webhook_done = 0)")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        if !pending {
+            return Ok(0);
+        }
+        let mut tx = write_tx(&self.pool).await?;
         // Marking first takes SQLite's write lock at once, so no other process dispatches
         // the same events.
         let rows = sqlx::query(
@@ -320,7 +328,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn record_expiry_notices(&self, now: UnixTime, expiring_until: UnixTime) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let expiring = sqlx::query(
             "UPDATE api_tokens SET expiring_noticed_for = expires_at
              WHERE revoked_at IS NULL AND disabled_at IS NULL AND expires_at > ? AND expires_at <= ?
@@ -369,7 +377,17 @@ impl WebhookStore for SqliteStore {
         lease_until: UnixTime,
         limit: u32,
     ) -> StoreResult<Vec<(WebhookDelivery, WebhookEndpoint)>> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let due: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?)",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if !due {
+            return Ok(Vec::new());
+        }
+        let mut tx = write_tx(&self.pool).await?;
         let rows = sqlx::query(
             "UPDATE webhook_deliveries SET next_attempt_at = ?
              WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
