@@ -243,16 +243,8 @@ async fn create(
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<Response, ApiError> {
     let fields = parse_fields(Some(&body.url), Some(&body.description), body.events.as_deref())?;
-    let audit = client.audit(&principal, &state);
-    let mut endpoint = create_webhook(&state, fields, audit.clone()).await?;
-    if body.active == Some(false) {
-        let changes = WebhookEndpointChanges {
-            active: Some(false),
-            ..Default::default()
-        };
-        // The secret is read back from the store, so the response still shows it.
-        endpoint = state.store.update_webhook(endpoint.id, changes, audit).await?;
-    }
+    let active = body.active.unwrap_or(true);
+    let endpoint = create_webhook(&state, fields, active, client.audit(&principal, &state)).await?;
     Ok(with_secret(format, StatusCode::CREATED, &endpoint))
 }
 
@@ -260,6 +252,7 @@ async fn create(
 pub(crate) async fn create_webhook(
     state: &AppState,
     fields: WebhookFields,
+    active: bool,
     audit: AuditContext,
 ) -> Result<WebhookEndpoint, ApiError> {
     let url = fields
@@ -280,6 +273,7 @@ pub(crate) async fn create_webhook(
         },
         events: fields.events.unwrap_or_default(),
         secret: new_secret()?,
+        active,
         created_by,
     };
     Ok(state.store.create_webhook(endpoint, audit).await?)

@@ -293,6 +293,7 @@ pub struct NewWebhookEndpoint {
     pub description: crate::domain::Description,
     pub events: Vec<String>,
     pub secret: crate::webhooks::SigningSecret,
+    pub active: bool,
     pub created_by: Option<CreatedBy>,
 }
 

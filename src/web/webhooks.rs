@@ -180,7 +180,7 @@ async fn create(
     user.require_admin()?;
     let form = NewWebhookForm::from_pairs(pairs);
     let created = match api::parse_fields(Some(&form.url), Some(&form.description), Some(&form.events)) {
-        Ok(fields) => api::create_webhook(&web.app, fields, user.audit(&web, client)).await,
+        Ok(fields) => api::create_webhook(&web.app, fields, true, user.audit(&web, client)).await,
         Err(error) => Err(error),
     };
     match created {

@@ -104,12 +104,13 @@ impl WebhookStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let row = sqlx::query(
             "INSERT INTO webhook_endpoints (url, description, events, secret, active, created_at, created_by_id, created_by_name)
-             VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7) RETURNING *",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
         )
         .bind(endpoint.url.as_str())
         .bind(endpoint.description.as_str())
         .bind(events_column(&endpoint.events))
         .bind(endpoint.secret.expose())
+        .bind(endpoint.active)
         .bind(audit.at)
         .bind(endpoint.created_by.as_ref().map(|c| c.id))
         .bind(endpoint.created_by.as_ref().map(|c| c.username.as_str()))
@@ -117,7 +118,7 @@ impl WebhookStore for PgStore {
         .await
         .map_err(unavailable)?;
         let created = endpoint_from_row(&row);
-        let details = json!({ "events": events_column(&created.events) });
+        let details = json!({ "active": created.active, "events": events_column(&created.events) });
         audit_in(
             &mut tx,
             audit_kind::WEBHOOK_CREATED,
