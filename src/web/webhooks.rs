@@ -15,6 +15,7 @@ use super::error::WebError;
 use super::guard::SignedIn;
 use super::layout::{self, Section};
 use super::tokens::parse_id;
+use crate::http::error::ApiError;
 use crate::http::extract::ClientIp;
 use crate::http::webhooks as api;
 use crate::store::{DeliveryStatus, PageRequest, WebhookEndpoint, WebhookEndpointChanges};
@@ -118,9 +119,24 @@ struct NewWebhookForm {
     url: String,
     description: String,
     events: Vec<String>,
+    /// A random id per rendered form, so sending the same form twice (a reload of the page
+    /// that shows the secret) creates one webhook.
+    form_id: String,
 }
 
 impl NewWebhookForm {
+    fn blank() -> Self {
+        let mut bytes = [0u8; 16];
+        // Without randomness the form still works, unprotected against being sent twice.
+        let form_id = getrandom::getrandom(&mut bytes)
+            .map(|()| format!("webhook-{}", hex::encode(bytes)))
+            .unwrap_or_default();
+        Self {
+            form_id,
+            ..Self::default()
+        }
+    }
+
     fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         let mut form = Self::default();
         for (key, value) in pairs {
@@ -128,6 +144,8 @@ impl NewWebhookForm {
                 "url" => form.url = value,
                 "description" => form.description = value,
                 "events" => form.events.push(value),
+                // Only ids this page made: they cannot clash with the token form's.
+                "form_id" if value.starts_with("webhook-") => form.form_id = value,
                 _ => {}
             }
         }
@@ -143,6 +161,7 @@ fn new_webhook_page(user: &SignedIn, form: &NewWebhookForm, error: Option<&str>)
             @if let Some(error) = error { (layout::notice("error", error)) }
             form.stack method="post" action="/admin/webhooks" {
                 (layout::csrf(user))
+                input type="hidden" name="form_id" value=(form.form_id);
                 label for="url" { "URL " span.hint { "— http://, receives a POST per event" } }
                 input #url name="url" required maxlength="2000" autocomplete="off" value=(form.url) placeholder="http://127.0.0.1:9000/hooks" autofocus;
                 label for="description" { "Description " span.hint { "— optional" } }
@@ -168,7 +187,7 @@ fn new_webhook_page(user: &SignedIn, form: &NewWebhookForm, error: Option<&str>)
 
 async fn new_form(user: SignedIn) -> Result<Response, WebError> {
     user.require_admin()?;
-    Ok(new_webhook_page(&user, &NewWebhookForm::default(), None))
+    Ok(new_webhook_page(&user, &NewWebhookForm::blank(), None))
 }
 
 async fn create(
@@ -179,19 +198,56 @@ async fn create(
 ) -> Result<Response, WebError> {
     user.require_admin()?;
     let form = NewWebhookForm::from_pairs(pairs);
-    let created = match api::parse_fields(Some(&form.url), Some(&form.description), Some(&form.events)) {
-        Ok(fields) => api::create_webhook(&web.app, fields, true, user.audit(&web, client)).await,
-        Err(error) => Err(error),
-    };
-    match created {
-        Ok(endpoint) => Ok(secret_page(&user, &endpoint, "Webhook created")),
-        Err(crate::http::error::ApiError::Unprocessable(why)) => {
+    let fields = match api::parse_fields(Some(&form.url), Some(&form.description), Some(&form.events)) {
+        Ok(fields) => fields,
+        Err(ApiError::Unprocessable(why)) => {
             let mut response = new_webhook_page(&user, &form, Some(&crate::http::error::sentence(&why)));
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
+            return Ok(response);
         }
-        Err(error) => Err(error.into()),
+        Err(error) => return Err(error.into()),
+    };
+    let now = web.app.clock.now();
+    let form_id = form.form_id.as_str();
+    if !form_id.is_empty() {
+        if let Err(earlier) = web.web.claim_form(form_id, now) {
+            return Ok(already_sent(&user, earlier));
+        }
     }
+    let created = api::create_webhook(&web.app, fields, true, user.audit(&web, client)).await;
+    if !form_id.is_empty() {
+        web.web
+            .settle_form(form_id, created.as_ref().ok().map(|endpoint| endpoint.id), now);
+    }
+    let endpoint = created?;
+    let mut response = secret_page(&user, &endpoint, "Webhook created");
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+/// The answer to a "New webhook" form sent again: no second webhook, and a pointer to the
+/// first one, whose secret was shown once.
+fn already_sent(user: &SignedIn, earlier: crate::web::SentForm) -> Response {
+    let body = html! {
+        nav.crumbs aria-label="Breadcrumb" { a href="/admin/webhooks" { "Webhooks" } " / Already created" }
+        section.card.form-card {
+            h1 { "This form was already sent" }
+            @match earlier {
+                // The form memory names what a form created by `token_id`; here a webhook.
+                crate::web::SentForm::Created { token_id: id, .. } => {
+                    p { "It created " a href={ "/admin/webhooks/" (id) } { "this webhook" } ", and no second one. "
+                        "Its signing secret was shown once; if you did not copy it, rotate it." }
+                }
+                crate::web::SentForm::Pending { .. } => {
+                    p { "It is still being handled; no second webhook was created." }
+                }
+            }
+            div.buttons { a.button href="/admin/webhooks" { "Webhooks" } }
+        }
+    };
+    let mut response = layout::page("Already created", user, Section::Webhooks, body);
+    *response.status_mut() = StatusCode::CONFLICT;
+    response
 }
 
 /// The one page that shows a signing secret: never cached, never redirected to.

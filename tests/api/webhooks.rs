@@ -594,16 +594,18 @@ async fn the_webhooks_pages_are_for_administrators_and_show_the_secret_once() {
     .await;
     assert_eq!(without_csrf.status(), 403, "the CSRF guard covers the webhooks forms");
 
-    let created = post_form(
-        &app,
-        "/admin/webhooks",
-        Some(&admin),
-        &format!(
-            "csrf={token}&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&description=&events=token.revoked&events=token.expired"
-        ),
-    )
-    .await;
-    assert_eq!(created.status(), 200);
+    let form = get_page(&app, "/admin/webhooks/new", Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = form.find("name=\"form_id\" value=\"").expect("a form id") + 22;
+    let form_id = &form[start..start + 40];
+    let fields = format!(
+        "csrf={token}&form_id={form_id}&url=http%3A%2F%2F127.0.0.1%3A9%2Fh&description=&events=token.revoked&events=token.expired"
+    );
+    let created = post_form(&app, "/admin/webhooks", Some(&admin), &fields).await;
+    assert_eq!(created.status(), 201);
     assert_eq!(
         created.headers().get("cache-control").and_then(|v| v.to_str().ok()),
         Some("no-store")
@@ -611,7 +613,11 @@ async fn the_webhooks_pages_are_for_administrators_and_show_the_secret_once() {
     let page = created.text().await.unwrap();
     let start = page.find("whsec_").expect("the secret is shown");
     let secret = &page[start..start + 70];
+    let again = post_form(&app, "/admin/webhooks", Some(&admin), &fields).await;
+    assert_eq!(again.status(), 409, "sending the form twice creates one webhook");
+    assert!(!again.text().await.unwrap().contains(secret));
     let session = app.admin_session().await;
+    assert_eq!(app.total_items("/api/webhooks", &session).await, 1);
     let listed = app.get("/api/webhooks", &session).await.json();
     assert_eq!(
         listed["hydra:member"][0]["events"],
