@@ -789,3 +789,47 @@ async fn multi_instance_each_event_and_expiry_notice_is_delivered_once_by_severa
         );
     }
 }
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_or_refuses_connections_fails_with_a_short_reason() {
+    let app = TestApp::spawn_with_env(&[
+        ("PORTCULLIS_WEBHOOKS_POLL_INTERVAL", "100ms"),
+        ("PORTCULLIS_WEBHOOKS_TIMEOUT", "1s"),
+        ("PORTCULLIS_WEBHOOKS_MAX_ATTEMPTS", "1"),
+    ]);
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Bound, then closed: connections are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let session = app.admin_session().await;
+    let mut ids = Vec::new();
+    for addr in [silent.local_addr().unwrap(), closed] {
+        let (id, _) = create_webhook(&app, &session, json!({"url": format!("http://{addr}/")})).await;
+        app.call("POST", &format!("/api/webhooks/{id}/test"), Some(&session), None)
+            .await
+            .assert_status(202, "queueing a ping");
+        ids.push(id);
+    }
+    for (id, reason) in ids.into_iter().zip(["no answer within 1s", "connecting"]) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let log = loop {
+            let log = deliveries(&app, &session, id).await;
+            if log[0]["status"] == "failed" || Instant::now() > deadline {
+                break log;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(log[0]["status"], "failed", "{log:#?}");
+        assert_eq!(log[0]["lastStatusCode"], Value::Null);
+        let error = log[0]["lastError"].as_str().unwrap_or_default();
+        assert!(error.contains(reason) && error.len() <= 200, "{error:?}");
+    }
+    let logs = app.logs();
+    assert!(logs.contains("webhook delivery failed"), "attempts are logged");
+    assert!(!logs.contains("whsec_"), "never the signing secret");
+    assert!(!logs.contains(&closed.to_string()), "never the URL (it may carry a secret)");
+    drop(silent);
+}
