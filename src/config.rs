@@ -62,6 +62,8 @@ pub struct Settings {
     pub max_header_bytes: usize,
     /// When clients are blocked after failed authentications (`[failed_auth]`).
     pub failed_auth: crate::auth::FailureLimits,
+    /// Webhook delivery: retries, timeout, expiry notices (`[webhooks]`).
+    pub webhooks: crate::webhooks::dispatcher::WebhookSettings,
 }
 
 /// How log lines are written.
@@ -116,6 +118,26 @@ struct FileConfig {
     failed_auth: FailedAuthSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    webhooks: WebhooksSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhooksSection {
+    #[serde(default, with = "duration")]
+    expiring_before: Option<Duration>,
+    #[serde(default, with = "duration")]
+    expiry_check_interval: Option<Duration>,
+    max_attempts: Option<u32>,
+    #[serde(default, with = "duration")]
+    retry_base: Option<Duration>,
+    #[serde(default, with = "duration")]
+    retry_max_delay: Option<Duration>,
+    #[serde(default, with = "duration")]
+    timeout: Option<Duration>,
+    #[serde(default, with = "duration")]
+    poll_interval: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -273,6 +295,17 @@ const SECTION_ENV: &[(&str, &str, &str)] = &[
     ("PORTCULLIS_FAILED_AUTH_SIGN_IN_BURST", "failed_auth", "sign_in_burst"),
     ("PORTCULLIS_FAILED_AUTH_SIGN_IN_WINDOW", "failed_auth", "sign_in_window"),
     ("PORTCULLIS_FAILED_AUTH_BLOCK", "failed_auth", "block"),
+    ("PORTCULLIS_WEBHOOKS_EXPIRING_BEFORE", "webhooks", "expiring_before"),
+    (
+        "PORTCULLIS_WEBHOOKS_EXPIRY_CHECK_INTERVAL",
+        "webhooks",
+        "expiry_check_interval",
+    ),
+    ("PORTCULLIS_WEBHOOKS_MAX_ATTEMPTS", "webhooks", "max_attempts"),
+    ("PORTCULLIS_WEBHOOKS_RETRY_BASE", "webhooks", "retry_base"),
+    ("PORTCULLIS_WEBHOOKS_RETRY_MAX_DELAY", "webhooks", "retry_max_delay"),
+    ("PORTCULLIS_WEBHOOKS_TIMEOUT", "webhooks", "timeout"),
+    ("PORTCULLIS_WEBHOOKS_POLL_INTERVAL", "webhooks", "poll_interval"),
 ];
 
 impl Settings {
@@ -300,6 +333,7 @@ impl Settings {
                         _,
                     ) => toml::Value::Integer(n),
                     ("require_token", _, Ok(b)) => toml::Value::Boolean(b),
+                    ("max_attempts", Ok(n), _) => toml::Value::Integer(n),
                     ("enabled", _, Ok(b)) => toml::Value::Boolean(b),
                     _ => toml::Value::String(value),
                 };
@@ -352,6 +386,7 @@ impl Settings {
             Ok(value)
         };
         let rate_limits = rate_limits(&config.rate_limits)?;
+        let webhooks = webhooks(&config.webhooks)?;
         let failed_auth = failed_auth(&config.failed_auth)?;
         let optional_positive = |name: &str, value: Option<Duration>| -> anyhow::Result<Option<Duration>> {
             match value {
@@ -379,6 +414,7 @@ impl Settings {
             n => n,
         };
         Ok(Self {
+            webhooks,
             max_body_bytes,
             max_header_bytes,
             token_max_lifetime,
@@ -483,6 +519,56 @@ fn rate_limits(section: &RateLimitsSection) -> anyhow::Result<crate::auth::RateL
     })
 }
 
+/// Resolves `[webhooks]`: whole seconds for what is stored as a time, at least one attempt.
+fn webhooks(section: &WebhooksSection) -> anyhow::Result<crate::webhooks::dispatcher::WebhookSettings> {
+    let defaults = crate::webhooks::dispatcher::WebhookSettings::default();
+    let whole = |name: &str, value: Option<Duration>, default: Duration| -> anyhow::Result<Duration> {
+        let value = value.unwrap_or(default);
+        if value.subsec_nanos() != 0 || value.is_zero() {
+            bail!("webhooks.{name} must be a whole number of seconds, at least 1s");
+        }
+        Ok(value)
+    };
+    let positive = |name: &str, value: Option<Duration>, default: Duration| -> anyhow::Result<Duration> {
+        match value.unwrap_or(default) {
+            value if value.is_zero() => bail!("webhooks.{name} must be longer than zero"),
+            value => Ok(value),
+        }
+    };
+    let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let retry_base = whole(
+        "retry_base",
+        section.retry_base,
+        Duration::from_secs(defaults.retry.base_seconds as u64),
+    )?;
+    let retry_max_delay = whole(
+        "retry_max_delay",
+        section.retry_max_delay,
+        Duration::from_secs(defaults.retry.max_delay_seconds as u64),
+    )?;
+    if retry_max_delay < retry_base {
+        bail!("webhooks.retry_max_delay must not be shorter than webhooks.retry_base");
+    }
+    Ok(crate::webhooks::dispatcher::WebhookSettings {
+        retry: crate::webhooks::schedule::RetryPolicy {
+            base_seconds: seconds(retry_base),
+            max_delay_seconds: seconds(retry_max_delay),
+            max_attempts: match section.max_attempts.unwrap_or(defaults.retry.max_attempts) {
+                0 => bail!("webhooks.max_attempts must be at least 1"),
+                n => n,
+            },
+        },
+        timeout: positive("timeout", section.timeout, defaults.timeout)?,
+        poll_interval: positive("poll_interval", section.poll_interval, defaults.poll_interval)?,
+        expiring_before: whole("expiring_before", section.expiring_before, defaults.expiring_before)?,
+        expiry_check_interval: positive(
+            "expiry_check_interval",
+            section.expiry_check_interval,
+            defaults.expiry_check_interval,
+        )?,
+    })
+}
+
 /// Resolves `[failed_auth]`: windows and the block time in whole seconds, at least one.
 fn failed_auth(section: &FailedAuthSection) -> anyhow::Result<crate::auth::FailureLimits> {
     let defaults = crate::auth::FailureLimits::default();
@@ -561,6 +647,32 @@ mod tests {
         let config = FileConfig::deserialize(toml::Value::Table(text.parse()?))
             .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
         Settings::resolve(config, Overrides::default())
+    }
+
+    #[test]
+    fn webhook_settings_have_defaults_and_can_be_changed() {
+        let defaults = from_toml("").unwrap().webhooks;
+        assert_eq!(defaults, crate::webhooks::dispatcher::WebhookSettings::default());
+        let set = from_toml(
+            "[webhooks]\nexpiring_before = \"3d\"\nmax_attempts = 2\nretry_base = \"1s\"\ntimeout = \"500ms\"\npoll_interval = \"100ms\"",
+        )
+        .unwrap()
+        .webhooks;
+        assert_eq!(set.expiring_before, Duration::from_secs(3 * 86_400));
+        assert_eq!((set.retry.max_attempts, set.retry.base_seconds), (2, 1));
+        assert_eq!(set.timeout, Duration::from_millis(500));
+        for (text, expected) in [
+            ("[webhooks]\nmax_attempts = 0", "max_attempts"),
+            ("[webhooks]\nretry_base = \"1500ms\"", "retry_base"),
+            (
+                "[webhooks]\nretry_base = \"1h\"\nretry_max_delay = \"1m\"",
+                "retry_max_delay",
+            ),
+            ("[webhooks]\nsecret = \"x\"", "secret"),
+        ] {
+            let error = from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text:?} gave {error:?}");
+        }
     }
 
     #[test]

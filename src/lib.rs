@@ -17,6 +17,8 @@
 //! - [`gateway`]: guarding other APIs: forward-auth endpoints, the reverse proxy, the path
 //!   normaliser and the framing guard against request smuggling.
 //! - [`web`]: the web admin (server-rendered pages, cookie sessions, CSRF).
+//! - [`webhooks`]: signed notifications of token events: the outbox dispatcher, signing,
+//!   retries with backoff (docs/webhooks.md).
 //! - [`metrics`]: Prometheus metrics. [`tls`]: HTTPS with certificate reload.
 //! - [`issue`]: issuing secrets (tokens, sessions), shared by the API and the CLI.
 //! - [`domain`]: validated values (`Username`, `Email`, `Access`, …). [`password`]: argon2id.
@@ -40,3 +42,4 @@ pub mod telemetry;
 pub mod tls;
 pub mod token;
 pub mod web;
+pub mod webhooks;

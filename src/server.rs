@@ -63,6 +63,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             stop_rx.clone(),
         ))
     });
+    let webhooks = tokio::spawn(crate::webhooks::dispatcher::run(
+        store.clone(),
+        clock.clone(),
+        settings.webhooks.clone(),
+        stop_rx.clone(),
+    ));
     let watcher = tokio::spawn(watch_changes(
         store.clone(),
         verifier.clone(),
@@ -95,6 +101,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = watcher.await;
     let _ = flusher.await;
+    let _ = webhooks.await;
     if let Some(sweeper) = sweeper {
         let _ = sweeper.await;
     }

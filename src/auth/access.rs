@@ -30,6 +30,8 @@ pub enum Endpoint {
     TokenRegenerate,
     /// `/api/sessions/current`
     SessionCurrent,
+    /// `/api/webhooks` and everything under it.
+    Webhooks,
     /// Any change that gives or takes the admin role or touches an admin user; handlers ask
     /// for it once they know what a request changes.
     AdminRights,
@@ -86,8 +88,9 @@ pub fn decide(
     use Credential::*;
     let admin_session = credential == Session { admin: true };
     match endpoint {
-        // No token manages tokens or admin rights (promise 4).
-        Endpoint::Tokens | Endpoint::Token | Endpoint::TokenRegenerate | Endpoint::AdminRights => {
+        // No token manages tokens or admin rights (promise 4). Webhooks see every token
+        // change, so they are managed like tokens.
+        Endpoint::Tokens | Endpoint::Token | Endpoint::TokenRegenerate | Endpoint::AdminRights | Endpoint::Webhooks => {
             if admin_session {
                 Ok(())
             } else {
@@ -138,6 +141,7 @@ mod tests {
         (Endpoint::TokenRegenerate, ["AAAAAAA", "AAAAAAA", "AAAAAAA", "......."]),
         (Endpoint::SessionCurrent, ["SSSSSSS", "SSSSSSS", ".......", "......."]),
         (Endpoint::AdminRights, ["AAAAAAA", "AAAAAAA", "AAAAAAA", "......."]),
+        (Endpoint::Webhooks, ["AAAAAAA", "AAAAAAA", "AAAAAAA", "......."]),
     ];
 
     fn letter(result: Result<(), Needed>) -> char {

@@ -12,6 +12,7 @@ mod size_limits;
 pub(crate) mod tokens;
 pub(crate) mod usage;
 pub(crate) mod users;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .merge(usage::router(&state))
         .merge(leaks::router(&state))
         .merge(sessions::router(&state))
+        .merge(webhooks::router(&state))
         .merge(crate::gateway::router(&state))
         .fallback_service(crate::gateway::proxy(&state))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::tokens::TokenView;
 use super::users::UserView;
+use super::webhooks::{DeliveryView, WebhookView};
 use crate::domain::Access;
 use crate::store::{CreatedBy, TokenStatus};
 
@@ -81,6 +82,24 @@ macro_rules! json_ld {
 
 json_ld!(UserItem, UserCollection, UserView, "user");
 json_ld!(TokenItem, TokenCollection, TokenView, "token");
+json_ld!(WebhookItem, WebhookCollection, WebhookView, "webhook endpoint");
+json_ld!(DeliveryItem, DeliveryCollection, DeliveryView, "webhook delivery");
+
+/// A webhook endpoint with its signing secret: the response that creates it or rotates the
+/// secret, and no other.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookCreated {
+    #[serde(rename = "@context")]
+    context: Option<String>,
+    #[serde(rename = "@id")]
+    id: Option<String>,
+    #[serde(rename = "@type")]
+    kind: Option<String>,
+    #[serde(flatten)]
+    fields: WebhookView,
+    /// The signing secret (`whsec_…`). Shown once: store it now.
+    secret: String,
+}
 
 /// A token with its secret: the response that creates or regenerates it, and no other.
 #[derive(Serialize, ToSchema)]
@@ -162,6 +181,8 @@ JSON-LD by default and plain JSON arrays with `Accept: application/json`, paged 
         super::tokens::update, super::tokens::revoke, super::tokens::regenerate, super::sessions::sign_in,
         super::sessions::sign_out, super::leaks::revoke_leaked, super::tokens::disable, super::tokens::enable,
         super::usage::usage,
+        super::webhooks::list, super::webhooks::show, super::webhooks::create, super::webhooks::update,
+        super::webhooks::remove, super::webhooks::rotate_secret, super::webhooks::deliveries, super::webhooks::test,
     ),
     components(schemas(Problem, Access, TokenStatus, CreatedBy)),
     modifiers(&Conventions),
@@ -169,6 +190,7 @@ JSON-LD by default and plain JSON arrays with `Accept: application/json`, paged 
         (name = "Users", description = "Quable-compatible users"),
         (name = "Tokens", description = "API tokens: the credential itself, and their management by administrators"),
         (name = "Sessions", description = "Signing in and out"),
+        (name = "Webhooks", description = "Signed notifications of token events to endpoints of your choice, managed by administrators"),
     )
 )]
 struct ApiDoc;

@@ -113,6 +113,19 @@ impl Kind {
 
     /// A page of items: a Hydra collection in JSON-LD, a plain array in JSON.
     pub fn collection(&self, format: Format, page: PageRequest, total: u64, members: Vec<(i64, Value)>) -> Response {
+        self.collection_at(self.path, format, page, total, members)
+    }
+
+    /// Like [`collection`](Self::collection), for a collection at another `path` (such as
+    /// one under its parent item: `/api/webhooks/1/deliveries`); items keep their own `@id`.
+    pub fn collection_at(
+        &self,
+        path: &str,
+        format: Format,
+        page: PageRequest,
+        total: u64,
+        members: Vec<(i64, Value)>,
+    ) -> Response {
         if format == Format::Json {
             return format.respond(
                 StatusCode::OK,
@@ -132,7 +145,7 @@ impl Kind {
             })
             .collect();
         let last = total.div_ceil(u64::from(page.limit)).max(1);
-        let link = |n: u64| format!("{}?page={n}&limit={}", self.path, page.limit);
+        let link = |n: u64| format!("{path}?page={n}&limit={}", page.limit);
         let current = u64::from(page.page);
         let mut view = json!({
             "@id": link(current),
@@ -148,7 +161,7 @@ impl Kind {
         }
         let body = json!({
             "@context": self.context(),
-            "@id": self.path,
+            "@id": path,
             "@type": "hydra:Collection",
             "hydra:member": members,
             "hydra:totalItems": total,
@@ -227,6 +240,22 @@ pub fn context_document(type_name: &str) -> Option<Value> {
             "expiresAt",
             "lastUsedAt",
             "revokedAt",
+        ],
+        "Webhook" => &["id", "url", "description", "events", "active", "createdAt", "createdBy"],
+        "WebhookDelivery" => &[
+            "id",
+            "webhookId",
+            "eventId",
+            "eventType",
+            "status",
+            "attempts",
+            "nextAttemptAt",
+            "lastAttemptAt",
+            "lastStatusCode",
+            "lastError",
+            "createdAt",
+            "deliveredAt",
+            "payload",
         ],
         _ => return None,
     };

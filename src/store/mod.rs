@@ -141,9 +141,60 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, kind: Option<String>, page: PageRequest) -> StoreResult<(Vec<AuditEvent>, u64)>;
 }
 
+/// Webhook endpoints and the outbox of their deliveries (docs/webhooks.md).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Stores a new endpoint.
+    async fn create_webhook(&self, endpoint: NewWebhookEndpoint, audit: AuditContext) -> StoreResult<WebhookEndpoint>;
+    /// One endpoint by id.
+    async fn webhook(&self, id: i64) -> StoreResult<WebhookEndpoint>;
+    /// A page of endpoints ordered by id, and the total count.
+    async fn list_webhooks(&self, page: PageRequest) -> StoreResult<(Vec<WebhookEndpoint>, u64)>;
+    /// Changes URL, description, events or whether it is active.
+    async fn update_webhook(
+        &self,
+        id: i64,
+        changes: WebhookEndpointChanges,
+        audit: AuditContext,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// Replaces the signing secret.
+    async fn rotate_webhook_secret(
+        &self,
+        id: i64,
+        secret: crate::webhooks::SigningSecret,
+        audit: AuditContext,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// Deletes an endpoint and its deliveries.
+    async fn delete_webhook(&self, id: i64, audit: AuditContext) -> StoreResult<()>;
+    /// A page of an endpoint's deliveries, newest first, and the total count.
+    async fn list_deliveries(&self, endpoint_id: i64, page: PageRequest) -> StoreResult<(Vec<WebhookDelivery>, u64)>;
+    /// Queues a test event (`ping`) for one endpoint, due at `now`.
+    async fn enqueue_ping(&self, endpoint_id: i64, event_id: &str, now: UnixTime) -> StoreResult<WebhookDelivery>;
+    /// Takes up to `limit` audit events not yet dispatched and, in the same transaction,
+    /// queues a delivery for each active endpoint that wants one, due at `now`. Each event
+    /// is taken once, also with several instances. Returns the number of events taken.
+    async fn dispatch_audit_events(&self, now: UnixTime, limit: u32) -> StoreResult<u64>;
+    /// Records `token.expiring` for live tokens expiring in `(now, expiring_until]`, and
+    /// `token.expired` for unrevoked tokens expired by `now`, each once per expiry time.
+    /// Returns the number of notices.
+    async fn record_expiry_notices(&self, now: UnixTime, expiring_until: UnixTime) -> StoreResult<u64>;
+    /// Claims up to `limit` deliveries due at `now` for active endpoints, leasing them until
+    /// `lease_until` so no other sender takes them meanwhile; each with its endpoint.
+    async fn claim_deliveries(
+        &self,
+        now: UnixTime,
+        lease_until: UnixTime,
+        limit: u32,
+    ) -> StoreResult<Vec<(WebhookDelivery, WebhookEndpoint)>>;
+    /// Records the outcome of one attempt.
+    async fn record_attempt(&self, delivery_id: i64, result: AttemptResult) -> StoreResult<()>;
+    /// Deletes finished (succeeded or failed) deliveries created before `before`; how many.
+    async fn prune_deliveries(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
 /// A backend: all of the above, plus migrations, readiness and change detection.
 #[async_trait]
-pub trait Store: UserStore + TokenStore + SessionStore + AuditStore + UsageStore {
+pub trait Store: UserStore + TokenStore + SessionStore + AuditStore + UsageStore + WebhookStore {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Whether the database answers a trivial query.

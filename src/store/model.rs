@@ -212,6 +212,12 @@ pub mod audit_kind {
     pub const TOKEN_LEAK_REPORTED: &str = "token.leak_reported";
     pub const TOKEN_DISABLED: &str = "token.disabled";
     pub const TOKEN_ENABLED: &str = "token.enabled";
+    pub const TOKEN_EXPIRING: &str = "token.expiring";
+    pub const TOKEN_EXPIRED: &str = "token.expired";
+    pub const WEBHOOK_CREATED: &str = "webhook.created";
+    pub const WEBHOOK_CHANGED: &str = "webhook.changed";
+    pub const WEBHOOK_DELETED: &str = "webhook.deleted";
+    pub const WEBHOOK_SECRET_ROTATED: &str = "webhook.secret_rotated";
     pub const USER_CREATED: &str = "user.created";
     pub const USER_CHANGED: &str = "user.changed";
     pub const USER_DELETED: &str = "user.deleted";
@@ -254,4 +260,120 @@ pub struct HourlyUsage {
     pub hour: UnixTime,
     pub allowed: u64,
     pub denied: u64,
+}
+
+/// A webhook endpoint. `secret` signs its deliveries and is never shown after creation or
+/// rotation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: i64,
+    pub url: String,
+    pub description: String,
+    /// The event types it receives; empty means all.
+    pub events: Vec<String>,
+    pub secret: crate::webhooks::SigningSecret,
+    pub active: bool,
+    pub created_at: UnixTime,
+    pub created_by: Option<CreatedBy>,
+}
+
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookEndpoint {
+    /// Whether it receives events of type `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.active && (self.events.is_empty() || self.events.iter().any(|e| e == kind))
+    }
+}
+
+/// A webhook endpoint to create.
+#[derive(Debug, Clone)]
+pub struct NewWebhookEndpoint {
+    pub url: crate::webhooks::WebhookUrl,
+    pub description: crate::domain::Description,
+    pub events: Vec<String>,
+    pub secret: crate::webhooks::SigningSecret,
+    pub active: bool,
+    pub created_by: Option<CreatedBy>,
+}
+
+/// Editable endpoint fields; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookEndpointChanges {
+    pub url: Option<crate::webhooks::WebhookUrl>,
+    pub description: Option<crate::domain::Description>,
+    pub events: Option<Vec<String>>,
+    pub active: Option<bool>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Not yet delivered; another attempt is due at `next_attempt_at`.
+    Pending,
+    /// A 2xx answer arrived.
+    Succeeded,
+    /// Every attempt failed; no more will be made.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads the stored name (the CHECK constraint admits only these).
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// One event for one endpoint, with its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    /// The JSON body sent, exactly (it never holds a secret).
+    pub payload: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<UnixTime>,
+    pub last_attempt_at: Option<UnixTime>,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: UnixTime,
+    pub delivered_at: Option<UnixTime>,
+}
+
+/// What one attempt came to, for the store to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptResult {
+    pub at: UnixTime,
+    /// The HTTP status, if an answer came.
+    pub status_code: Option<u16>,
+    /// Why it failed, short, without secrets; `None` on success.
+    pub error: Option<String>,
+    /// When to try again; `None` when done (succeeded, or the last attempt failed).
+    pub retry_at: Option<UnixTime>,
 }

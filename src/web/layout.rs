@@ -13,6 +13,7 @@ pub enum Section {
     Tokens,
     Users,
     Audit,
+    Webhooks,
 }
 
 fn head(title: &str) -> Markup {
@@ -45,6 +46,7 @@ pub fn page(title: &str, user: &SignedIn, section: Section, body: Markup) -> Res
                             ul {
                                 li { a href="/admin/tokens" aria-current=[current(Section::Tokens)] { "API tokens" } }
                                 li { a href="/admin/users" aria-current=[current(Section::Users)] { "Users" } }
+                                @if user.admin { li { a href="/admin/webhooks" aria-current=[current(Section::Webhooks)] { "Webhooks" } } }
                             }
                         }
                         a.navlink href="/admin/audit" aria-current=[current(Section::Audit)] { "Audit log" }

@@ -7,7 +7,7 @@
 //! - `throttle` — slowing down failed sign-ins per client address and per account.
 //! - `layout` — the page shell, menu and small shared pieces (badges, times, pager).
 //! - `error` — failures as HTML pages.
-//! - `account` — `/setup`, sign-in and sign-out. `tokens`, `users`, `audit` — the pages.
+//! - `account` — `/setup`, sign-in and sign-out. `tokens`, `users`, `audit`, `webhooks` — the pages.
 //!
 //! The session cookie is read only here: `/api` authenticates with `Authorization` alone,
 //! so a browser can never be tricked into calling the API (DESIGN §3).
@@ -20,6 +20,7 @@ mod layout;
 mod throttle;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -141,6 +142,7 @@ pub fn router(app: AppState, web: WebState) -> Router {
         .merge(tokens::router())
         .merge(users::router())
         .merge(audit::router())
+        .merge(webhooks::router())
         .route(
             "/admin/{*rest}",
             get(|| async { error::WebError::Api(crate::http::error::ApiError::NotFound) }),

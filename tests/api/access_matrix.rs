@@ -28,7 +28,7 @@ const A: Expect = Forbidden(WWW_SCOPE_ADMIN);
 const M: Expect = NotAllowed;
 const X: Expect = NotAllowedOrForbidden;
 
-/// A route of the matrix; `{u}` and `{t}` stand for a fresh user id and a fresh token id.
+/// A route of the matrix; `{u}`, `{t}` and `{w}` stand for a fresh user, token and webhook id.
 struct Row {
     route: &'static str,
     method: &'static str,
@@ -81,6 +81,17 @@ fn rows() -> Vec<Row> {
         row("/api/token", "PUT", [X, X, M, X]),
         row("/api/token", "PATCH", [X, X, M, X]),
         row("/api/token", "DELETE", [X, X, M, X]),
+        // Webhooks see every token change: managed like tokens.
+        row("/api/webhooks", "GET", [A, A, Success(200), A]),
+        row("/api/webhooks", "POST", [A, A, Success(201), A]),
+        row("/api/webhooks", "DELETE", [X, X, M, X]),
+        row("/api/webhooks/{w}", "GET", [A, A, Success(200), A]),
+        row("/api/webhooks/{w}", "PATCH", [A, A, Success(200), A]),
+        row("/api/webhooks/{w}", "DELETE", [A, A, Success(204), A]),
+        row("/api/webhooks/{w}", "POST", [X, X, M, X]),
+        row("/api/webhooks/{w}/rotate-secret", "POST", [A, A, Success(200), A]),
+        row("/api/webhooks/{w}/deliveries", "GET", [A, A, Success(200), A]),
+        row("/api/webhooks/{w}/test", "POST", [A, A, Success(202), A]),
     ]
 }
 
@@ -97,6 +108,8 @@ fn body_for(route: &str, method: &str, n: usize) -> Option<Value> {
         ("/api/users/{u}", "PATCH") => Some(json!({"lastName": "Patched"})),
         ("/api/tokens", "POST") => Some(json!({"name": format!("matrix {n}")})),
         ("/api/tokens/{t}", "PATCH") => Some(json!({"description": "patched"})),
+        ("/api/webhooks", "POST") => Some(json!({"url": format!("http://127.0.0.1:9/{n}")})),
+        ("/api/webhooks/{w}", "PATCH") => Some(json!({"active": false})),
         _ => None,
     }
 }
@@ -122,6 +135,11 @@ async fn every_credential_gets_exactly_its_rights_on_every_endpoint() {
             } else if row.route.contains("{t}") {
                 let (id, _) = app.create_token_with(&admin, "read").await;
                 row.route.replace("{t}", &id.to_string())
+            } else if row.route.contains("{w}") {
+                let body = json!({"url": "http://127.0.0.1:9/matrix", "active": false});
+                let created = app.call("POST", "/api/webhooks", Some(&admin), Some(&body)).await;
+                created.assert_status(201, "creating a webhook for the matrix");
+                row.route.replace("{w}", &created.json()["id"].to_string())
             } else {
                 row.route.to_owned()
             };

@@ -27,6 +27,7 @@
 //!   of a recording upstream (`gateway_support`), one scenario for every front (`gateway_scenario`).
 //! - `web`, `web_driver`, `web_http` — the web admin in headless Chromium, and over plain HTTP.
 //! - `web_lifecycle` — the web admin's rate-limit, allowlist, disable, grace and leak controls.
+//! - `webhooks` — signed token notifications: events, retries, expiry notices, management.
 
 mod access_matrix;
 mod api_docs;
@@ -58,3 +59,4 @@ mod web;
 mod web_driver;
 mod web_http;
 mod web_lifecycle;
+mod webhooks;

@@ -690,3 +690,62 @@ async fn the_api_reference_page_authorizes_with_a_token_and_tries_requests_from_
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_admin_adds_a_webhook_copies_its_secret_once_and_watches_the_delivery_log() {
+    let Some(browser) = browser_for("the webhooks scenario").await else {
+        return;
+    };
+    let app = TestApp::spawn_with_env(crate::webhooks::FAST);
+    let receiver = crate::webhooks::Receiver::start(0).await;
+    let steps = async {
+        sign_in(&browser, &app, ADMIN_USERNAME, ADMIN_PASSWORD).await?;
+        browser.click("details.dropdown summary").await?;
+        browser.click("a[href='/admin/webhooks']").await?;
+        wait_for_url(&browser, "/admin/webhooks").await?;
+        browser.click("#new-webhook").await?;
+        wait_for_url(&browser, "/admin/webhooks/new").await?;
+        browser.fill("#url", &receiver.url()).await?;
+        browser.fill("#description", "audit relay").await?;
+        browser.click("#create-webhook").await?;
+        browser.wait_for_text("h1", "Webhook created").await?;
+        let secret = browser.value("#webhook-secret").await?;
+        ensure!(secret.starts_with("whsec_"), "the signing secret is shown: {secret:?}");
+        browser.click("[data-copy=webhook-secret]").await?;
+        browser.wait_for_text("[data-copy=webhook-secret]", "Copied").await?;
+        browser.click("#done").await?;
+        wait_for_url(&browser, "/admin/webhooks/1").await?;
+        ensure!(!browser.source().await?.contains(&secret), "the secret is shown once");
+
+        let out = app.cli(&["token", "create", "--name", "nightly", "--access", "read"]);
+        ensure!(out.status.success(), "creating a token with the CLI");
+        browser.click("#send-test").await?;
+        wait_for_url(&browser, "done=test").await?;
+        let received = receiver.wait_for(2, Duration::from_secs(15)).await;
+        ensure!(
+            received.len() == 2,
+            "the receiver got the event and the ping: {received:?}"
+        );
+        for delivery in &received {
+            crate::webhooks::assert_signed(delivery, &secret);
+        }
+        let started = Instant::now();
+        loop {
+            browser.goto(&app.url("/admin/webhooks/1")).await?;
+            let log = browser.text("main").await?;
+            if log.matches("succeeded").count() == 2 {
+                ensure!(log.contains("token.created") && log.contains("ping"), "{log}");
+                ensure!(log.contains("HTTP 204"), "the response code is logged: {log}");
+                document(&browser, "webhook.png").await?;
+                break;
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(10),
+                "the delivery log shows both: {log}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(())
+    };
+    scenario(&browser, &app, "webhooks", steps).await;
+}

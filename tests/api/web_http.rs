@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::helpers::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp};
 
 /// A client that shows redirects instead of following them.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

@@ -33,7 +33,7 @@ pub(super) async fn insert(conn: &mut PgConnection, event: &AuditEvent) -> Store
     Ok(())
 }
 
-fn from_row(row: &PgRow) -> AuditEvent {
+pub(super) fn from_row(row: &PgRow) -> AuditEvent {
     let actor = match row.get::<String, _>("actor_kind").as_str() {
         "user" => Actor::User {
             id: row.get("actor_id"),

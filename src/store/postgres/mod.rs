@@ -11,6 +11,7 @@ mod sessions;
 mod tokens;
 mod usage;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

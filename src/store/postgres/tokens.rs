@@ -55,7 +55,7 @@ fn from_row(row: &PgRow) -> TokenRecord {
     }
 }
 
-async fn fetch(conn: &mut sqlx::PgConnection, id: i64) -> StoreResult<TokenRecord> {
+pub(super) async fn fetch(conn: &mut sqlx::PgConnection, id: i64) -> StoreResult<TokenRecord> {
     sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)

@@ -32,7 +32,7 @@ pub(super) async fn insert(conn: &mut SqliteConnection, event: &AuditEvent) -> S
     Ok(())
 }
 
-fn from_row(row: &SqliteRow) -> AuditEvent {
+pub(super) fn from_row(row: &SqliteRow) -> AuditEvent {
     let actor = match row.get::<String, _>("actor_kind").as_str() {
         "user" => Actor::User {
             id: row.get("actor_id"),

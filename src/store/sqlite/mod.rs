@@ -5,6 +5,7 @@ mod sessions;
 mod tokens;
 mod usage;
 mod users;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -67,6 +68,15 @@ fn conflict_or_unavailable(what: &'static str) -> impl FnOnce(sqlx::Error) -> St
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
         _ => unavailable(error),
     }
+}
+
+/// Starts a write transaction with `BEGIN IMMEDIATE`: it takes the write lock at once, so it
+/// waits (up to the busy timeout) while another connection or process writes. A deferred
+/// transaction that read first would instead fail with SQLITE_BUSY at its first write if
+/// another commit landed in between, which the server's background writers (last-used
+/// times, webhook dispatching) make likely for the CLI.
+async fn write_tx(pool: &sqlx::SqlitePool) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)
 }
 
 /// Writes an audit event inside the caller's transaction.

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use sqlx::{Row, sqlite::SqliteRow};
 
-use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable};
+use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable, write_tx};
 use crate::auth::{Allowlist, TokenRateLimit};
 use crate::clock::UnixTime;
 use crate::domain::Access;
@@ -17,7 +17,7 @@ use crate::token::TokenDigest;
 /// Two tokens with the same digest would need a SHA-256 collision; say so if it ever happens.
 const DIGEST_TAKEN: &str = "a token with this digest already exists";
 
-fn from_row(row: &SqliteRow) -> TokenRecord {
+pub(super) fn from_row(row: &SqliteRow) -> TokenRecord {
     let created_by_id: Option<i64> = row.get("created_by_id");
     let digest: Vec<u8> = row.get("digest");
     TokenRecord {
@@ -55,7 +55,7 @@ fn from_row(row: &SqliteRow) -> TokenRecord {
     }
 }
 
-async fn fetch(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreResult<TokenRecord> {
+pub(super) async fn fetch(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreResult<TokenRecord> {
     sqlx::query("SELECT * FROM api_tokens WHERE id = ?")
         .bind(id)
         .fetch_optional(conn)
@@ -68,7 +68,7 @@ async fn fetch(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreResult<TokenR
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
@@ -106,7 +106,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn import_tokens(&self, tokens: &[(NewToken, Option<UnixTime>)], audit: AuditContext) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let mut imported = 0;
         for (token, revoked_at) in tokens {
             let id: Option<i64> = sqlx::query_scalar(
@@ -196,7 +196,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn update_token(&self, id: i64, changes: TokenChanges, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = fetch(&mut tx, id).await?;
         let name = changes.name.as_ref().map_or(before.name.as_str(), |n| n.as_str());
         let description = changes
@@ -244,7 +244,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn revoke_token(&self, id: i64, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = fetch(&mut tx, id).await?;
         if before.revoked_at.is_some() {
             return Ok(before);
@@ -276,7 +276,7 @@ impl TokenStore for SqliteStore {
         grace_until: Option<UnixTime>,
         audit: AuditContext,
     ) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         // The right-hand sides read the row as it was: `digest` is the replaced secret.
         let updated = sqlx::query(
             "UPDATE api_tokens SET
@@ -312,7 +312,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn set_token_disabled(&self, id: i64, disabled: bool, audit: AuditContext) -> StoreResult<TokenRecord> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = fetch(&mut tx, id).await?;
         if before.revoked_at.is_some() {
             return Err(StoreError::Conflict("a revoked token cannot be disabled or enabled"));
@@ -345,7 +345,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn disable_unused_tokens(&self, unused_since: UnixTime, audit: AuditContext) -> StoreResult<Vec<i64>> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE api_tokens SET disabled_at = ?
              WHERE revoked_at IS NULL AND disabled_at IS NULL AND COALESCE(last_used_at, created_at) < ?
@@ -372,7 +372,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn record_previous_secret_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         for (id, at) in uses {
             sqlx::query(
                 "UPDATE api_tokens SET previous_last_used_at = MAX(COALESCE(previous_last_used_at, 0), ?) WHERE id = ?",
@@ -397,7 +397,7 @@ impl TokenStore for SqliteStore {
     }
 
     async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         for (id, at) in uses {
             // MAX keeps the newest time if another process recorded a later use.
             sqlx::query("UPDATE api_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?")

@@ -24,7 +24,7 @@ fn from_row(row: &SqliteRow) -> HourlyUsage {
 #[async_trait]
 impl UsageStore for SqliteStore {
     async fn add_token_usage(&self, counts: &[HourlyUsage]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = super::write_tx(&self.pool).await?;
         for usage in counts {
             sqlx::query(
                 "INSERT INTO token_usage (token_id, hour, allowed, denied) VALUES (?, ?, ?, ?) \

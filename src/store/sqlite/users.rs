@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use sqlx::{Row, sqlite::SqliteRow};
 
-use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable};
+use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable, write_tx};
 use crate::clock::UnixTime;
 use crate::store::{
     AuditContext, NewUser, PageRequest, StoreError, StoreResult, User, UserChanges, UserStore, audit_kind,
@@ -46,7 +46,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn create_user(&self, user: NewUser, audit: AuditContext) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let row = sqlx::query(
             "INSERT INTO users (username, email, first_name, last_name, password_hash, active, admin, date_created, date_modified)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
@@ -108,7 +108,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn update_user(&self, id: i64, changes: UserChanges, audit: AuditContext) -> StoreResult<User> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let before = sqlx::query("SELECT * FROM users WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -146,7 +146,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn delete_user(&self, id: i64, audit: AuditContext) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let username: Option<String> = sqlx::query_scalar("DELETE FROM users WHERE id = ? RETURNING username")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -165,7 +165,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_password_hash(&self, id: i64, hash: String, audit: AuditContext) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write_tx(&self.pool).await?;
         let updated = sqlx::query("UPDATE users SET password_hash = ?, date_modified = ? WHERE id = ?")
             .bind(hash)
             .bind(audit.at)
