@@ -10,12 +10,13 @@ from collections import defaultdict
 LABELS = {
     "nginx_204": "nginx `return 204` (no auth: the limit)",
     "portcullis_verify": "Portcullis `/auth/verify` (cached token)",
+    "portcullis_verify_rate_limited": "Portcullis `/auth/verify`, rate limiter on",
     "nginx_proxy": "nginx `proxy_pass` (no auth)",
     "portcullis_proxy": "Portcullis reverse proxy (token checked)",
     "nginx_auth_request_proxy": "nginx `auth_request` → Portcullis + `proxy_pass`",
 }
 COLOURS = {
-    "nginx_204": "#6b7280", "portcullis_verify": "#2457d6", "nginx_proxy": "#9ca3af",
+    "nginx_204": "#6b7280", "portcullis_verify": "#2457d6", "portcullis_verify_rate_limited": "#7c3aed", "nginx_proxy": "#9ca3af",
     "portcullis_proxy": "#1a7f4b", "nginx_auth_request_proxy": "#c0362c",
 }
 TARGETS = [
@@ -84,9 +85,25 @@ def markdown(medians, path, machine, command):
         if (ours, 64) in medians and (theirs, 64) in medians:
             ratio = medians[(ours, 64)] / medians[(theirs, 64)]
             lines.append(f"| {text} | {ratio:.2f} | {'yes' if ratio >= goal else 'no'} |")
+    if ("portcullis_verify_rate_limited", 64) in medians and ("portcullis_verify", 64) in medians:
+        ratio = medians[("portcullis_verify_rate_limited", 64)] / medians[("portcullis_verify", 64)]
+        lines += ["", f"The rate limiter (on, with limits no run reaches) keeps {ratio:.2f} × the throughput of "
+                  "`/auth/verify` without it, at 64 connections."]
     lines += ["", "![throughput against connections](throughput.svg)", ""]
+    block = "\n".join(lines)
+    # Only the generated block is replaced; what is written around it stays.
+    start, end = "<!-- bench/run.sh: start -->", "<!-- bench/run.sh: end -->"
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ""
+    if start in old and end in old:
+        text = old[: old.index(start)] + start + "\n" + block + "\n" + old[old.index(end):]
+    else:
+        text = start + "\n" + block + "\n" + end + "\n"
     with open(path, "w") as f:
-        f.write("\n".join(lines))
+        f.write(text)
 
 
 if __name__ == "__main__":

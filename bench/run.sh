@@ -22,10 +22,11 @@ trap cleanup EXIT
 pin_server=(); pin_client=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server=(taskset -c 0); pin_client=(taskset -c 1); fi
 
-PORTCULLIS=18180 NGINX_204=18181 UPSTREAM=18182 NGINX_PROXY=18183 NGINX_AUTH=18184
+PORTCULLIS=18180 NGINX_204=18181 UPSTREAM=18182 NGINX_PROXY=18183 NGINX_AUTH=18184 PORTCULLIS_LIMITED=18185
 sed -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM@|$UPSTREAM|g" -e "s|@PORTCULLIS@|$PORTCULLIS|g" \
     -e "s|@NGINX_204@|$NGINX_204|g" -e "s|@NGINX_PROXY@|$NGINX_PROXY|g" -e "s|@NGINX_AUTH@|$NGINX_AUTH|g" \
     bench/nginx.conf.in > "$dir/nginx.conf"
+sed -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM@|$UPSTREAM|g" bench/upstream.conf.in > "$dir/upstream.conf"
 
 printf 'bench-password-1\n' | "$bin" --data-dir "$dir" user create --username bench --email bench@example.com --admin --password-stdin >/dev/null
 token=$("$bin" --data-dir "$dir" token create --name wrk --access full --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -39,8 +40,18 @@ enabled = false
 prefix = "/"
 upstream = "http://127.0.0.1:$UPSTREAM"
 TOML
+# The same, with the rate limiter on (limits no run reaches): its cost per request (issue #6).
+cat > "$dir/portcullis-limited.toml" <<TOML
+log = "warn"
+[rate_limits]
+enabled = true
+short_limit = 1000000000
+long_limit = 1000000000
+TOML
 "${pin_server[@]}" nginx -c "$dir/nginx.conf" & pids+=($!)
+"${pin_server[@]}" nginx -c "$dir/upstream.conf" & pids+=($!)
 TOKIO_WORKER_THREADS=1 "${pin_server[@]}" "$bin" --config "$dir/portcullis.toml" --data-dir "$dir" serve --listen "127.0.0.1:$PORTCULLIS" >/dev/null & pids+=($!)
+TOKIO_WORKER_THREADS=1 "${pin_server[@]}" "$bin" --config "$dir/portcullis-limited.toml" --data-dir "$dir" serve --listen "127.0.0.1:$PORTCULLIS_LIMITED" >/dev/null & pids+=($!)
 sleep 1
 
 auth=(-H "Authorization: Bearer $token")
@@ -48,11 +59,12 @@ original=(-H "X-Original-Method: GET" -H "X-Original-URI: /items")
 declare -A targets=(
   [nginx_204]="http://127.0.0.1:$NGINX_204/"
   [portcullis_verify]="http://127.0.0.1:$PORTCULLIS/auth/verify"
+  [portcullis_verify_rate_limited]="http://127.0.0.1:$PORTCULLIS_LIMITED/auth/verify"
   [nginx_proxy]="http://127.0.0.1:$NGINX_PROXY/items"
   [portcullis_proxy]="http://127.0.0.1:$PORTCULLIS/items"
   [nginx_auth_request_proxy]="http://127.0.0.1:$NGINX_AUTH/items"
 )
-order=(nginx_204 portcullis_verify nginx_proxy portcullis_proxy nginx_auth_request_proxy)
+order=(nginx_204 portcullis_verify portcullis_verify_rate_limited nginx_proxy portcullis_proxy nginx_auth_request_proxy)
 
 results=$dir/results.tsv
 : > "$results"
@@ -61,7 +73,7 @@ for c in $CONNECTIONS; do
   for name in "${order[@]}"; do
     args=()
     case $name in
-      portcullis_verify) args=("${auth[@]}" "${original[@]}") ;;
+      portcullis_verify|portcullis_verify_rate_limited) args=("${auth[@]}" "${original[@]}") ;;
       portcullis_proxy|nginx_auth_request_proxy) args=("${auth[@]}") ;;
     esac
     for run in $(seq "$RUNS"); do
