@@ -37,10 +37,13 @@ one_token() { # one_token TOKEN
   local out
   out=$("${pin_client[@]}" wrk -t1 -c1 -d"${DURATION}s" --latency -H "Authorization: Bearer $1" "${headers[@]}" "$url")
   if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
-  awk '/^ +50%/ {v=$2; if (v ~ /us$/) {sub("us","",v); p=v} else if (v ~ /ms$/) {sub("ms","",v); p=v*1000} else {sub("s","",v); p=v*1e6}} /Requests\/sec/ {r=$2} END {printf "%.1f %.0f", p, r}' <<<"$out"
+  awk '/^ +50%/ {v=$2; if (v ~ /us$/) {sub("us","",v); p=v} else if (v ~ /ms$/) {sub("ms","",v); p=v*1000} else {sub("s","",v); p=v*1e6}} /Requests\/sec/ {r=$2} END {printf "%.1f %.0f\n", p, r}' <<<"$out"
 }
 random_tokens() { # random_tokens SECRETS -> requests/s with 64 connections
-  SECRETS=$1 "${pin_client[@]}" wrk -t1 -c64 -d"${DURATION}s" -s bench/random-token.lua "$url" | awk '/Requests\/sec/ {print $2}'
+  local out
+  out=$(SECRETS=$1 "${pin_client[@]}" wrk -t1 -c64 -d"${DURATION}s" -s bench/random-token.lua "$url")
+  if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
+  awk '/Requests\/sec/ {printf "%.0f\n", $2}' <<<"$out"
 }
 
 results=$work/results.tsv

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use axum::http::{HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::clock::UnixTime;
@@ -72,13 +73,16 @@ impl RateLimits {
     }
 
     /// `RateLimit-Policy` for a token with setting `own` (e.g. `6000;w=600, 300000;w=86400`).
-    fn policy(&self, own: TokenRateLimit) -> String {
-        self.windows(own)
+    fn policy(&self, own: TokenRateLimit) -> HeaderValue {
+        let text = self
+            .windows(own)
             .iter()
             .flatten()
             .map(|w| format!("{};w={}", w.limit, w.seconds))
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        // Digits, `;w=` and `, ` only: always a valid header value.
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 }
 
@@ -187,21 +191,23 @@ pub struct Quota {
     pub remaining: u32,
     /// Seconds until that window's full quota is back if no more requests are made.
     pub reset: u64,
-    /// Every window that applies, as `RateLimit-Policy`.
-    pub policy: String,
+    /// Every window that applies, as `RateLimit-Policy` (a ready header value: built once for
+    /// the installation's defaults, not per request).
+    pub policy: HeaderValue,
 }
 
 impl Quota {
     /// Writes `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and
     /// `RateLimit-Policy`, replacing any an upstream set.
     pub fn write_headers(&self, headers: &mut axum::http::HeaderMap) {
-        use axum::http::HeaderValue;
-        headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
-        headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
-        headers.insert("ratelimit-reset", HeaderValue::from(self.reset));
-        if let Ok(policy) = HeaderValue::from_str(&self.policy) {
-            headers.insert("ratelimit-policy", policy);
-        }
+        static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+        static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+        static RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+        static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+        headers.insert(LIMIT.clone(), HeaderValue::from(self.limit));
+        headers.insert(REMAINING.clone(), HeaderValue::from(self.remaining));
+        headers.insert(RESET.clone(), HeaderValue::from(self.reset));
+        headers.insert(POLICY.clone(), self.policy.clone());
     }
 }
 
@@ -260,6 +266,8 @@ fn retry_after(buckets: &Buckets, elapsed: u64, seconds: u64, limit: u64) -> u64
 /// The counters of every token seen recently, with the windows they are judged against.
 pub struct RateLimiter {
     limits: RateLimits,
+    /// `RateLimit-Policy` of tokens on the defaults, the common case.
+    default_policy: HeaderValue,
     shards: Vec<Mutex<HashMap<i64, [Buckets; 2]>>>,
 }
 
@@ -267,6 +275,7 @@ impl RateLimiter {
     /// A limiter with no counts yet.
     pub fn new(limits: RateLimits) -> Self {
         Self {
+            default_policy: limits.policy(TokenRateLimit::Default),
             limits,
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
@@ -312,7 +321,7 @@ impl RateLimiter {
                 } else {
                     seconds - elapsed
                 },
-                policy: String::new(),
+                policy: HeaderValue::from_static(""),
             };
             let tighter = match &tightest {
                 None => true,
@@ -327,9 +336,12 @@ impl RateLimiter {
             window: 0,
             remaining: 0,
             reset: 0,
-            policy: String::new(),
+            policy: HeaderValue::from_static(""),
         });
-        quota.policy = self.limits.policy(own);
+        quota.policy = match own {
+            TokenRateLimit::Default => self.default_policy.clone(),
+            _ => self.limits.policy(own),
+        };
         if let Some(retry_after) = refused {
             quota.remaining = 0;
             return Err(Limited { quota, retry_after });
