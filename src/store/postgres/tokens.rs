@@ -55,6 +55,33 @@ fn from_row(row: &PgRow) -> TokenRecord {
     }
 }
 
+/// A new token, answered with its whole row.
+const INSERT_ROW: &str = "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *";
+/// A new token unless its digest exists (import), answered with its id or nothing.
+const INSERT_OR_SKIP: &str = "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (digest) DO NOTHING RETURNING id";
+
+/// `sql` (one of the inserts above) with the new token's values bound.
+fn insert<'q>(
+    sql: &'q str,
+    token: &'q NewToken,
+    at: UnixTime,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(&token.digest.as_bytes()[..])
+        .bind(&token.hint)
+        .bind(token.name.as_str())
+        .bind(token.description.as_str())
+        .bind(token.access.as_str())
+        .bind(at)
+        .bind(token.created_by.as_ref().map(|c| c.id))
+        .bind(token.created_by.as_ref().map(|c| c.username.as_str()))
+        .bind(token.expires_at)
+        .bind(token.rate_limit.to_columns().0)
+        .bind(token.rate_limit.to_columns().1)
+        .bind(token.rate_limit.to_columns().2)
+        .bind(token.allowed_ips.as_ref().map(Allowlist::to_column))
+}
+
 pub(super) async fn fetch(conn: &mut sqlx::PgConnection, id: i64) -> StoreResult<TokenRecord> {
     sqlx::query("SELECT * FROM api_tokens WHERE id = $1")
         .bind(id)
@@ -69,26 +96,10 @@ pub(super) async fn fetch(conn: &mut sqlx::PgConnection, id: i64) -> StoreResult
 impl TokenStore for PgStore {
     async fn create_token(&self, token: NewToken, audit: AuditContext) -> StoreResult<TokenRecord> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let row = sqlx::query(
-            "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *",
-        )
-        .bind(&token.digest.as_bytes()[..])
-        .bind(&token.hint)
-        .bind(token.name.as_str())
-        .bind(token.description.as_str())
-        .bind(token.access.as_str())
-        .bind(audit.at)
-        .bind(token.created_by.as_ref().map(|c| c.id))
-        .bind(token.created_by.as_ref().map(|c| c.username.as_str()))
-        .bind(token.expires_at)
-        .bind(token.rate_limit.to_columns().0)
-        .bind(token.rate_limit.to_columns().1)
-        .bind(token.rate_limit.to_columns().2)
-        .bind(token.allowed_ips.as_ref().map(Allowlist::to_column))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
+        let row = insert(INSERT_ROW, &token, audit.at)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
         let created = from_row(&row);
         let details = json!({
             "name": created.name, "access": created.access, "expiresAt": created.expires_at, "rateLimit": created.rate_limit,
@@ -109,27 +120,13 @@ impl TokenStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let mut imported = 0;
         for (token, revoked_at) in tokens {
-            let id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (digest) DO NOTHING RETURNING id",
-            )
-            .bind(&token.digest.as_bytes()[..])
-            .bind(&token.hint)
-            .bind(token.name.as_str())
-            .bind(token.description.as_str())
-            .bind(token.access.as_str())
-            .bind(audit.at)
-            .bind(token.created_by.as_ref().map(|c| c.id))
-            .bind(token.created_by.as_ref().map(|c| c.username.as_str()))
-            .bind(token.expires_at)
-            .bind(token.rate_limit.to_columns().0)
-            .bind(token.rate_limit.to_columns().1)
-            .bind(token.rate_limit.to_columns().2)
-            .bind(token.allowed_ips.as_ref().map(Allowlist::to_column))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-            let Some(id) = id else { continue };
+            let row = insert(INSERT_OR_SKIP, token, audit.at)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            let Some(id) = row.map(|row| row.get::<i64, _>("id")) else {
+                continue;
+            };
             imported += 1;
             let details = json!({
                 "name": token.name.as_str(), "access": token.access, "expiresAt": token.expires_at,
