@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one file under the data directory, WAL journal.
 
 mod audit;
+mod reader;
 mod sessions;
 mod tokens;
 mod usage;
@@ -23,6 +24,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// A connection of its own for the change watcher, so polling never waits for the pool.
     watcher: Mutex<SqliteConnection>,
+    /// Connections queried in place for the verifier's lookups (`reader.rs`).
+    readers: reader::Readers,
 }
 
 impl SqliteStore {
@@ -45,9 +48,12 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
         let watcher = SqliteConnection::connect_with(&options).await.map_err(unavailable)?;
+        // The pool has created the file; the readers open it as it is.
+        let readers = reader::Readers::open(options.get_filename())?;
         Ok(Self {
             pool,
             watcher: Mutex::new(watcher),
+            readers,
         })
     }
 
@@ -122,6 +128,7 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        self.readers.close();
         self.pool.close().await;
     }
 }

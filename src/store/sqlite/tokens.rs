@@ -17,41 +17,64 @@ use crate::token::TokenDigest;
 /// Two tokens with the same digest would need a SHA-256 collision; say so if it ever happens.
 const DIGEST_TAKEN: &str = "a token with this digest already exists";
 
+/// Column access shared by the sqlx rows and the in-place readers (`reader.rs`), so one
+/// function reads a token row. A missing or mistyped column reads as NULL.
+pub(super) trait Columns {
+    fn int(&self, name: &str) -> Option<i64>;
+    fn text(&self, name: &str) -> Option<String>;
+    fn blob(&self, name: &str) -> Option<Vec<u8>>;
+}
+
+impl Columns for SqliteRow {
+    fn int(&self, name: &str) -> Option<i64> {
+        self.try_get(name).ok().flatten()
+    }
+    fn text(&self, name: &str) -> Option<String> {
+        self.try_get(name).ok().flatten()
+    }
+    fn blob(&self, name: &str) -> Option<Vec<u8>> {
+        self.try_get(name).ok().flatten()
+    }
+}
+
 pub(super) fn from_row(row: &SqliteRow) -> TokenRecord {
-    let created_by_id: Option<i64> = row.get("created_by_id");
-    let digest: Vec<u8> = row.get("digest");
+    token_from(row)
+}
+
+/// A token from its row.
+pub(super) fn token_from(row: &impl Columns) -> TokenRecord {
+    let digest = |name: &str| {
+        row.blob(name)
+            .and_then(|d| <[u8; 32]>::try_from(d).ok())
+            .map(TokenDigest)
+    };
     TokenRecord {
-        id: row.get("id"),
+        id: row.int("id").unwrap_or_default(),
         // Digests are written as 32 bytes only; a damaged row then matches no token.
-        digest: TokenDigest(digest.try_into().unwrap_or([0; 32])),
-        name: row.get("name"),
-        description: row.get("description"),
+        digest: digest("digest").unwrap_or(TokenDigest([0; 32])),
+        name: row.text("name").unwrap_or_default(),
+        description: row.text("description").unwrap_or_default(),
         // The CHECK constraint admits only these two values.
-        access: Access::parse(row.get("access")).unwrap_or(Access::Read),
-        hint: row.get("hint"),
-        created_at: row.get("created_at"),
-        created_by: created_by_id.map(|id| CreatedBy {
+        access: Access::parse(&row.text("access").unwrap_or_default()).unwrap_or(Access::Read),
+        hint: row.text("hint").unwrap_or_default(),
+        created_at: row.int("created_at").unwrap_or_default(),
+        created_by: row.int("created_by_id").map(|id| CreatedBy {
             id,
-            username: row.get("created_by_name"),
+            username: row.text("created_by_name").unwrap_or_default(),
         }),
-        expires_at: row.get("expires_at"),
-        last_used_at: row.get("last_used_at"),
-        revoked_at: row.get("revoked_at"),
+        expires_at: row.int("expires_at"),
+        last_used_at: row.int("last_used_at"),
+        revoked_at: row.int("revoked_at"),
         rate_limit: TokenRateLimit::from_columns(
-            row.get("rate_limit_mode"),
-            row.get("rate_limit_short"),
-            row.get("rate_limit_long"),
+            &row.text("rate_limit_mode").unwrap_or_default(),
+            row.int("rate_limit_short"),
+            row.int("rate_limit_long"),
         ),
-        disabled_at: row.get("disabled_at"),
-        allowed_ips: row
-            .get::<Option<String>, _>("allowed_ips")
-            .map(|text| Allowlist::from_column(&text)),
-        previous_digest: row
-            .get::<Option<Vec<u8>>, _>("previous_digest")
-            .and_then(|d| d.try_into().ok())
-            .map(TokenDigest),
-        previous_valid_until: row.get("previous_valid_until"),
-        previous_last_used_at: row.get("previous_last_used_at"),
+        disabled_at: row.int("disabled_at"),
+        allowed_ips: row.text("allowed_ips").map(|text| Allowlist::from_column(&text)),
+        previous_digest: digest("previous_digest"),
+        previous_valid_until: row.int("previous_valid_until"),
+        previous_last_used_at: row.int("previous_last_used_at"),
     }
 }
 
@@ -384,6 +407,9 @@ impl TokenStore for SqliteStore {
     }
 
     async fn token_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<TokenRecord>> {
+        if let Some(found) = self.readers.token_by_digest(digest) {
+            return found;
+        }
         let row = sqlx::query("SELECT * FROM api_tokens WHERE digest = ? OR previous_digest = ?")
             .bind(&digest.as_bytes()[..])
             .bind(&digest.as_bytes()[..])
