@@ -224,6 +224,29 @@ pub mod audit_kind {
     pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     pub const LOGIN_FAILED: &str = "login.failed";
+
+    /// Every kind, in the order the audit log's filter offers them.
+    pub const ALL: [&str; 19] = [
+        TOKEN_CREATED,
+        TOKEN_UPDATED,
+        TOKEN_REGENERATED,
+        TOKEN_REVOKED,
+        TOKEN_LEAK_REPORTED,
+        TOKEN_DISABLED,
+        TOKEN_ENABLED,
+        TOKEN_EXPIRING,
+        TOKEN_EXPIRED,
+        WEBHOOK_CREATED,
+        WEBHOOK_CHANGED,
+        WEBHOOK_DELETED,
+        WEBHOOK_SECRET_ROTATED,
+        USER_CREATED,
+        USER_CHANGED,
+        USER_DELETED,
+        USER_PASSWORD_CHANGED,
+        LOGIN_SUCCEEDED,
+        LOGIN_FAILED,
+    ];
 }
 
 /// One line of the audit log.

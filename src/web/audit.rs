@@ -15,18 +15,7 @@ use crate::store::{Actor, PageRequest, audit_kind};
 
 const PAGE_SIZE: u32 = 25;
 
-const KINDS: [&str; 10] = [
-    audit_kind::TOKEN_CREATED,
-    audit_kind::TOKEN_UPDATED,
-    audit_kind::TOKEN_REGENERATED,
-    audit_kind::TOKEN_REVOKED,
-    audit_kind::USER_CREATED,
-    audit_kind::USER_CHANGED,
-    audit_kind::USER_DELETED,
-    audit_kind::USER_PASSWORD_CHANGED,
-    audit_kind::LOGIN_SUCCEEDED,
-    audit_kind::LOGIN_FAILED,
-];
+const KINDS: [&str; 19] = audit_kind::ALL;
 
 pub fn router() -> Router<Web> {
     Router::new().route("/admin/audit", get(list))

@@ -381,6 +381,18 @@ async fn the_audit_log_shows_events_newest_first_filtered_by_kind() {
         table.contains("login.failed") && !table.contains("token.created"),
         "filtered by kind"
     );
+    // The lifecycle and webhook kinds can be chosen too.
+    for kind in [
+        "token.disabled",
+        "token.leak_reported",
+        "token.expiring",
+        "webhook.created",
+    ] {
+        assert!(
+            filtered.contains(&format!("<option value=\"{kind}\"")),
+            "the filter offers {kind}"
+        );
+    }
 }
 
 #[tokio::test]
