@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::tokens::{Columns, token_from};
+use super::tokens::{BY_DIGEST, Columns, token_from};
 use crate::store::{StoreError, StoreResult, TokenRecord};
 use crate::token::TokenDigest;
 
@@ -23,8 +23,6 @@ const READERS: usize = 4;
 /// The longest a reader waits on a locked database (a WAL reader only does while the WAL is
 /// being recovered); it runs on an async thread, so this stays short.
 const BUSY: Duration = Duration::from_millis(100);
-
-const BY_DIGEST: &str = "SELECT * FROM api_tokens WHERE digest = ?1 OR previous_digest = ?1";
 
 pub(super) struct Readers {
     connections: Vec<Mutex<Connection>>,
@@ -90,5 +88,54 @@ impl Columns for RusqliteRow<'_, '_> {
     }
     fn blob(&self, name: &str) -> Option<Vec<u8>> {
         self.0.get(name).ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SqliteStore;
+    use crate::auth::TokenRateLimit;
+    use crate::domain::{Access, Description, TokenName};
+    use crate::issue::{TokenRequest, issue_token};
+    use crate::store::{Actor, AuditContext, Store, TokenStore};
+    use crate::token::{Prefix, TokenDigest};
+
+    #[tokio::test]
+    async fn readers_and_the_pool_find_the_same_token_and_busy_readers_fall_back_to_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("t.db").to_str().unwrap())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let request = TokenRequest {
+            name: TokenName::parse("reader").unwrap(),
+            description: Description::parse("").unwrap(),
+            access: Access::Read,
+            expires_at: None,
+            rate_limit: TokenRateLimit::Off,
+            allowed_ips: None,
+        };
+        let audit = AuditContext {
+            actor: Actor::Cli,
+            at: 1_800_000_000,
+            client_ip: None,
+        };
+        let (issued, secret) = issue_token(&store, &Prefix::default(), request, None, audit)
+            .await
+            .unwrap();
+        let digest = TokenDigest::of(secret.expose());
+
+        let in_place = store.readers.token_by_digest(&digest).expect("a free reader").unwrap();
+        assert_eq!(in_place.as_ref().map(|t| t.id), Some(issued.id));
+        assert_eq!(in_place.as_ref().map(|t| t.rate_limit), Some(TokenRateLimit::Off));
+        let unknown = store.readers.token_by_digest(&TokenDigest([7; 32])).unwrap().unwrap();
+        assert!(unknown.is_none(), "an unknown digest is no token");
+
+        // Every reader busy: the readers decline and the store answers through the pool.
+        let held: Vec<_> = store.readers.connections.iter().map(|c| c.lock().unwrap()).collect();
+        assert!(store.readers.token_by_digest(&digest).is_none());
+        let pooled = store.token_by_digest(&digest).await.unwrap();
+        assert_eq!(pooled, in_place, "the pool reads the same row");
+        drop(held);
     }
 }

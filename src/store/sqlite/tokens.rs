@@ -78,6 +78,10 @@ pub(super) fn token_from(row: &impl Columns) -> TokenRecord {
     }
 }
 
+/// The token whose secret or previous secret has digest `?1`: the verifier's lookup, read in
+/// place by `reader.rs` and through the pool when every reader is busy.
+pub(super) const BY_DIGEST: &str = "SELECT * FROM api_tokens WHERE digest = ?1 OR previous_digest = ?1";
+
 /// A new token, answered with its whole row.
 const INSERT_ROW: &str = "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *";
 /// A new token unless its digest exists (import), answered with its id or nothing.
@@ -410,8 +414,7 @@ impl TokenStore for SqliteStore {
         if let Some(found) = self.readers.token_by_digest(digest) {
             return found;
         }
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE digest = ? OR previous_digest = ?")
-            .bind(&digest.as_bytes()[..])
+        let row = sqlx::query(BY_DIGEST)
             .bind(&digest.as_bytes()[..])
             .fetch_optional(&self.pool)
             .await
