@@ -250,43 +250,17 @@ fn confirm_page(web: &Web, user: &SignedIn, token: &TokenRecord, action: &str, e
     layout::page(&title, user, Section::Tokens, body)
 }
 
-/// The confirmation page of `action` (revoke, regenerate, disable, enable) on token `id`.
-async fn confirm(web: Web, user: SignedIn, id: &str, action: &str) -> Result<Response, WebError> {
+/// The confirmation page of `action` (revoke, regenerate, disable, enable) on the token of
+/// the path; the router binds one per action.
+pub(super) async fn confirm(
+    State(web): State<Web>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    action: &'static str,
+) -> Result<Response, WebError> {
     user.require_admin()?;
-    let token = web.app.store.token(parse_id(id)?).await?;
+    let token = web.app.store.token(parse_id(&id)?).await?;
     Ok(confirm_page(&web, &user, &token, action, None))
-}
-
-pub(super) async fn confirm_revoke(
-    State(web): State<Web>,
-    user: SignedIn,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    confirm(web, user, &id, "revoke").await
-}
-
-pub(super) async fn confirm_regenerate(
-    State(web): State<Web>,
-    user: SignedIn,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    confirm(web, user, &id, "regenerate").await
-}
-
-pub(super) async fn confirm_disable(
-    State(web): State<Web>,
-    user: SignedIn,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    confirm(web, user, &id, "disable").await
-}
-
-pub(super) async fn confirm_enable(
-    State(web): State<Web>,
-    user: SignedIn,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    confirm(web, user, &id, "enable").await
 }
 
 pub(super) async fn revoke(

@@ -29,10 +29,7 @@ mod usage;
 
 use create::{create, new_form, secret_page};
 use list::{done_notice, list};
-use manage::{
-    confirm_disable, confirm_enable, confirm_regenerate, confirm_revoke, disable, edit, enable, regenerate, revoke,
-    show,
-};
+use manage::{confirm, disable, edit, enable, regenerate, revoke, show};
 use usage::usage_card;
 
 pub fn router() -> Router<Web> {
@@ -40,13 +37,22 @@ pub fn router() -> Router<Web> {
         .route("/admin/tokens", get(list).post(create))
         .route("/admin/tokens/new", get(new_form))
         .route("/admin/tokens/{id}", get(show).post(edit))
-        .route("/admin/tokens/{id}/revoke", get(confirm_revoke).post(revoke))
+        .route(
+            "/admin/tokens/{id}/revoke",
+            get(|w, u, p| confirm(w, u, p, "revoke")).post(revoke),
+        )
         .route(
             "/admin/tokens/{id}/regenerate",
-            get(confirm_regenerate).post(regenerate),
+            get(|w, u, p| confirm(w, u, p, "regenerate")).post(regenerate),
         )
-        .route("/admin/tokens/{id}/disable", get(confirm_disable).post(disable))
-        .route("/admin/tokens/{id}/enable", get(confirm_enable).post(enable))
+        .route(
+            "/admin/tokens/{id}/disable",
+            get(|w, u, p| confirm(w, u, p, "disable")).post(disable),
+        )
+        .route(
+            "/admin/tokens/{id}/enable",
+            get(|w, u, p| confirm(w, u, p, "enable")).post(enable),
+        )
 }
 
 /// A path id that is not a positive integer names no token.
