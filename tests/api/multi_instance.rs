@@ -512,12 +512,15 @@ impl PgProxy {
                     let Ok((client, _)) = listener.accept().await else {
                         continue;
                     };
+                    // The generation is read before `blocked`, and `cut` sets `blocked` before it
+                    // raises the generation: a connection accepted while a cut is under way is
+                    // either refused here or belongs to the generation being cut, never lives on.
+                    let generation = *cut_rx.borrow();
                     if blocked.load(Ordering::SeqCst) {
                         drop(client);
                         continue;
                     }
-                    let mut cut_rx = cut_rx.clone();
-                    cut_rx.mark_unchanged();
+                    let cut_rx = cut_rx.clone();
                     tokio::spawn(async move {
                         let Ok(server) = TcpStream::connect(upstream).await else {
                             return;
@@ -525,8 +528,8 @@ impl PgProxy {
                         let (client_read, client_write) = client.into_split();
                         let (server_read, server_write) = server.into_split();
                         tokio::join!(
-                            pump(client_read, server_write, cut_rx.clone()),
-                            pump(server_read, client_write, cut_rx),
+                            pump(client_read, server_write, cut_rx.clone(), generation),
+                            pump(server_read, client_write, cut_rx, generation),
                         );
                     });
                 }
@@ -560,18 +563,20 @@ impl Drop for PgProxy {
     }
 }
 
-/// Copies bytes one way until end of stream, an error, or a cut. Bytes already read are
+/// Copies bytes one way until end of stream, an error, or a cut of the connection's
+/// `generation` (also one that happened before the pump started). Bytes already read are
 /// always written before stopping.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut cut: watch::Receiver<u64>,
+    generation: u64,
 ) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
         let read = tokio::select! {
             read = from.read(&mut buffer) => read,
-            _ = cut.changed() => break,
+            _ = cut.wait_for(|current| *current != generation) => break,
         };
         match read {
             Ok(0) | Err(_) => break,
