@@ -50,8 +50,8 @@ long_limit = 1000000000
 TOML
 "${pin_server[@]}" nginx -c "$dir/nginx.conf" & pids+=($!)
 "${pin_server[@]}" nginx -c "$dir/upstream.conf" & pids+=($!)
-TOKIO_WORKER_THREADS=1 "${pin_server[@]}" "$bin" --config "$dir/portcullis.toml" --data-dir "$dir" serve --listen "127.0.0.1:$PORTCULLIS" >/dev/null & pids+=($!)
-TOKIO_WORKER_THREADS=1 "${pin_server[@]}" "$bin" --config "$dir/portcullis-limited.toml" --data-dir "$dir" serve --listen "127.0.0.1:$PORTCULLIS_LIMITED" >/dev/null & pids+=($!)
+"${pin_server[@]}" "$bin" --config "$dir/portcullis.toml" --data-dir "$dir" serve --threads 1 --listen "127.0.0.1:$PORTCULLIS" >/dev/null & pids+=($!)
+"${pin_server[@]}" "$bin" --config "$dir/portcullis-limited.toml" --data-dir "$dir" serve --threads 1 --listen "127.0.0.1:$PORTCULLIS_LIMITED" >/dev/null & pids+=($!)
 sleep 1
 
 auth=(-H "Authorization: Bearer $token")

@@ -25,7 +25,7 @@ headers=(-H "X-Original-Method: GET" -H "X-Original-URI: /items")
 
 start() { # start DIR CACHE_CAPACITY
   printf 'log = "warn"\n[rate_limits]\nenabled = false\n[cache]\ncapacity = %s\n' "$2" > "$1/portcullis.toml"
-  TOKIO_WORKER_THREADS=1 "${pin_server[@]}" "$bin" --config "$1/portcullis.toml" --data-dir "$1" serve --listen "127.0.0.1:$port" >/dev/null &
+  "${pin_server[@]}" "$bin" --config "$1/portcullis.toml" --data-dir "$1" serve --threads 1 --listen "127.0.0.1:$port" >/dev/null &
   server=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "the server did not start" >&2; exit 1

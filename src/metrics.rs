@@ -2,6 +2,7 @@
 //! methods, status codes), never from tokens, ids or raw paths, so no series can grow
 //! without bound.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -65,7 +66,7 @@ type Labels = Vec<(&'static str, &'static str)>;
 /// formatted pairs.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
+    route: Cow<'static, str>,
     method: &'static str,
     status: u16,
 }
@@ -73,14 +74,15 @@ struct RequestLabels {
 /// Labels of a proxied upstream response.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
-    route: String,
+    route: Cow<'static, str>,
     status: u16,
 }
 
 /// A route template or proxy prefix.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
-    route: String,
+    /// Borrowed for the routes known at compile time, so counting them does not allocate.
+    route: Cow<'static, str>,
 }
 
 /// Every metric Portcullis exports.
@@ -214,7 +216,7 @@ impl Metrics {
     }
 
     /// Counts a finished HTTP request; `route` is a route template such as `/api/users/{id}`.
-    pub fn request(&self, route: String, method: &'static str, status: u16, elapsed: Duration) {
+    pub fn request(&self, route: Cow<'static, str>, method: &'static str, status: u16, elapsed: Duration) {
         let route = RouteLabel { route };
         self.request_seconds
             .get_or_create(&route)
@@ -230,7 +232,7 @@ impl Metrics {
     /// Counts a proxied upstream response for a configured route prefix.
     pub fn upstream(&self, route: &str, status: u16, elapsed: Duration) {
         let route = RouteLabel {
-            route: route.to_owned(),
+            route: Cow::Owned(route.to_owned()),
         };
         self.upstream_seconds
             .get_or_create(&route)

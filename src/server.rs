@@ -1,7 +1,6 @@
 //! `portcullis serve`: opening the store, background tasks, and graceful shutdown.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,18 +82,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings: Arc::new(settings),
     };
     let web = crate::web::WebState::new(&state, setup_code);
-    let app = http::router(state.clone()).merge(crate::web::router(state, web));
-    tracing::info!(%address, scheme, "serving");
+    let app = http::router(state.clone()).merge(crate::web::router(state.clone(), web));
+    let runtime = tokio::runtime::Handle::current();
+    let threads = match runtime.runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => "1 (current thread)".to_owned(),
+        _ => runtime.metrics().num_workers().to_string(),
+    };
+    tracing::info!(%address, scheme, threads, "serving");
     match tls {
-        Some((config, files)) => crate::tls::serve(listener, app, files, config, shutdown_signal()).await?,
-        // The framing guard refuses ambiguous HTTP/1 message lengths (request smuggling).
-        None => axum::serve(
-            crate::gateway::framing::guard(listener),
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?,
+        Some((config, files)) => crate::tls::serve(listener, state, app, files, config, shutdown_signal()).await?,
+        None => http::serve::plain(listener, state, app, shutdown_signal()).await?,
     }
 
     tracing::info!("shutting down");

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,7 +15,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
-use tower::ServiceExt;
+
+use crate::http::AppState;
+use crate::http::serve::{self, Dispatch};
 
 /// The certificate chain and private key files, both PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +28,6 @@ pub struct TlsFiles {
 
 /// Longest time a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest time open connections get to finish after shutdown begins.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads the files into a server configuration offering h2 and http/1.1.
 pub fn load(files: &TlsFiles) -> anyhow::Result<ServerConfig> {
@@ -55,6 +54,7 @@ pub fn load(files: &TlsFiles) -> anyhow::Result<ServerConfig> {
 /// announces itself) until `shutdown` resolves, then lets open connections finish.
 pub async fn serve(
     listener: TcpListener,
+    state: AppState,
     app: Router,
     files: TlsFiles,
     config: ServerConfig,
@@ -62,30 +62,17 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let config = Arc::new(RwLock::new(Arc::new(config)));
     let reloader = tokio::spawn(reload_on_hangup(files, config.clone()));
+    let state = Arc::new(state);
     let graceful = GracefulShutdown::new();
     let builder = Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Running out of file descriptors and the like: wait instead of spinning.
-                    tracing::warn!(%error, "accepting a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+            accepted = serve::accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
         let acceptor = TlsAcceptor::from(config.read().unwrap_or_else(|p| p.into_inner()).clone());
-        let service = app
-            .clone()
-            .map_request(move |request: hyper::Request<hyper::body::Incoming>| {
-                let mut request = request.map(axum::body::Body::new);
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
+        let service = Dispatch::new(state.clone(), app.clone(), peer);
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -94,7 +81,6 @@ pub async fn serve(
                 Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
                 Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
             };
-            let service = hyper_util::service::TowerToHyperService::new(service);
             // HTTP/1 connections get the framing guard against request smuggling; HTTP/2 frames
             // carry their own lengths and are not HTTP/1 text.
             let result = if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
@@ -122,9 +108,7 @@ pub async fn serve(
     }
     reloader.abort();
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
-        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
-    }
+    serve::drain(graceful).await;
     Ok(())
 }
 

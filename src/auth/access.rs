@@ -1,6 +1,6 @@
 //! The access decision of DESIGN §1 and §4: a pure function of credential, method and endpoint.
 
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, HeaderName, Method};
 
 use crate::domain::Access;
 
@@ -60,12 +60,16 @@ impl Needed {
 }
 
 /// Headers some frameworks honour to turn one method into another.
-const METHOD_OVERRIDE_HEADERS: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+const METHOD_OVERRIDE_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
+];
 
 /// Whether a request asks for another method than the one it uses: a method-override header,
 /// or a `_method` parameter in its raw `query`.
 pub fn has_method_override(headers: &HeaderMap, query: Option<&str>) -> bool {
-    METHOD_OVERRIDE_HEADERS.iter().any(|name| headers.contains_key(*name))
+    METHOD_OVERRIDE_HEADERS.iter().any(|name| headers.contains_key(name))
         || query.is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("_method")))
 }
 

@@ -10,9 +10,11 @@
 //! method and path Envoy forwards as they are, and answers `200` when allowed, the only status
 //! Envoy takes as a yes.
 
+use std::borrow::Cow;
+
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
@@ -20,6 +22,7 @@ use super::path::normalise_strict;
 use super::{RouteAccess, authorise, headers};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::observe::observed;
 
 const ORIGINAL_METHOD: [HeaderName; 2] = [
     HeaderName::from_static("x-original-method"),
@@ -32,28 +35,42 @@ const ORIGINAL_URI: [HeaderName; 2] = [
 /// Where Envoy's `path_prefix` puts the original path.
 const ENVOY_PREFIX: &str = "/auth/envoy";
 
+/// The forward-auth path. It is answered by [`serve_verify`], called from the dispatch in front
+/// of the router (`crate::http::serve`), not by a route: it is the request a forward-auth proxy
+/// sends for every request it guards (issue #8).
+pub const VERIFY_PATH: &str = "/auth/verify";
+
 pub fn router(_state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/auth/verify", any(verify))
         .route(ENVOY_PREFIX, any(envoy))
         .route("/auth/envoy/", any(envoy))
         .route("/auth/envoy/{*rest}", any(envoy))
 }
 
+/// Serves a request for [`VERIFY_PATH`], observed like every routed request (request id, log
+/// line, metrics, head checks); its body, if any, is never read.
+pub async fn serve_verify<B>(state: &AppState, request: Request<B>) -> Response {
+    observed(state, request, Cow::Borrowed(VERIFY_PATH), |request| async move {
+        verify(state, request.uri(), request.headers())
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    })
+    .await
+}
+
 /// `/auth/verify`: judges the request the headers describe.
-async fn verify(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let mode = mode_from_query(request.uri().query())?;
-    let headers = request.headers();
+async fn verify(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let mode = mode_from_query(uri.query())?;
     let method = one_of(headers, &ORIGINAL_METHOD)?.ok_or_else(|| {
         ApiError::BadRequest("The request needs an X-Original-Method or X-Forwarded-Method header.".into())
     })?;
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| ApiError::BadRequest("The original method is not a valid HTTP method.".into()))?;
-    let uri = one_of(headers, &ORIGINAL_URI)?
+    let original = one_of(headers, &ORIGINAL_URI)?
         .ok_or_else(|| ApiError::BadRequest("The request needs an X-Original-URI or X-Forwarded-Uri header.".into()))?;
-    let (path, query) = split_uri(uri)?;
+    let (path, query) = split_uri(original)?;
     check_path(path)?;
-    let identity = authorise(&state, None, headers, query, &method, mode).await?;
+    let identity = authorise(state, None, headers, query, &method, mode).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(identity) = identity {
         headers::insert_identity(response.headers_mut(), &identity);
@@ -65,7 +82,7 @@ async fn verify(State(state): State<AppState>, request: Request) -> Result<Respo
 }
 
 /// `/auth/envoy/…`: judges this very request, its path without the prefix.
-async fn envoy(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+async fn envoy(State(state): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
     let path = request.uri().path().strip_prefix(ENVOY_PREFIX).unwrap_or("");
     let path = if path.is_empty() { "/" } else { path };
     check_path(path)?;

@@ -15,16 +15,13 @@
 //! aside and passes bytes through untouched.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::http::HeaderValue;
 use axum::http::header::CONNECTION;
 use axum::response::{IntoResponse, Response};
-use axum::serve::{Listener, ListenerExt, TapIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::http::error::ApiError;
 
@@ -37,29 +34,6 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
 /// Longest chunk-size or trailer line followed.
 const MAX_LINE: usize = 4096;
-
-/// Wraps a listener so every connection is [`Guarded`]. The `tap_io` layer is there so axum's
-/// `ConnectInfo<SocketAddr>` still works with the wrapped stream type.
-pub fn guard(listener: TcpListener) -> TapIo<GuardedListener, fn(&mut Guarded<TcpStream>)> {
-    GuardedListener(listener).tap_io(|_| {})
-}
-
-/// A TCP listener whose connections are [`Guarded`].
-pub struct GuardedListener(TcpListener);
-
-impl Listener for GuardedListener {
-    type Io = Guarded<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = Listener::accept(&mut self.0).await;
-        (Guarded::new(stream), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
 
 /// The answer to a rewritten head (see [`crate::http::observe`], which looks for [`MARKER`]):
 /// `400`, and the connection is closed.

@@ -30,6 +30,7 @@ use crate::domain::Access;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
+pub use forward_auth::{VERIFY_PATH, serve_verify};
 pub use route::{Route, RouteAccess, RouteConfig};
 
 /// The API token a gateway request was allowed with.

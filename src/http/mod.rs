@@ -7,6 +7,7 @@ mod leaks;
 pub(crate) mod observe;
 pub mod openapi;
 pub mod representation;
+pub mod serve;
 pub(crate) mod sessions;
 mod size_limits;
 pub(crate) mod tokens;

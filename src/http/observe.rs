@@ -6,6 +6,7 @@
 //! One layer rather than one per concern: each `from_fn` layer clones its inner service and
 //! boxes a future on every request, which showed in the profile of the hot path (issue #8).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -46,7 +47,7 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&text).expect("hex digits are a valid header value")
 }
 
-fn client_request_id(request: &Request) -> Option<HeaderValue> {
+fn client_request_id<B>(request: &axum::http::Request<B>) -> Option<HeaderValue> {
     let value = request.headers().get(&REQUEST_ID)?;
     let bytes = value.as_bytes();
     let sane = !bytes.is_empty()
@@ -57,11 +58,11 @@ fn client_request_id(request: &Request) -> Option<HeaderValue> {
 
 /// The route template (`/api/users/{id}`) rather than the raw path, so neither ids nor
 /// anything a client invents reaches a metric label.
-fn route_of(request: &Request) -> String {
+fn route_of(request: &Request) -> Cow<'static, str> {
     request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned())
+        .map_or(Cow::Borrowed("unmatched"), |m| Cow::Owned(m.as_str().to_owned()))
 }
 
 fn method_label(method: &axum::http::Method) -> &'static str {
@@ -78,15 +79,31 @@ fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Wraps every request: the head checks of [`refused_head`], a span with method, route and
-/// request id (the authentication layer adds the token id), then one `request` event with
-/// status and latency.
-pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// Wraps every request the router serves; see [`observed`].
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = route_of(&request);
+    observed(&state, request, route, |request| next.run(request)).await
+}
+
+/// Everything [`observe`] does around `handle`, for a request with any body type, so the
+/// dispatch in front of the router ([`super::serve`]) gives the routes it answers itself the
+/// same treatment: the head checks of [`refused_head`], a span with method, route and request
+/// id (the authentication layer adds the token id), then one `request` event with status and
+/// latency, one metrics sample, and the request id on the response.
+pub(crate) async fn observed<B, F, Fut>(
+    state: &AppState,
+    mut request: axum::http::Request<B>,
+    route: Cow<'static, str>,
+    handle: F,
+) -> Response
+where
+    F: FnOnce(axum::http::Request<B>) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let started = Instant::now();
     let request_id = client_request_id(&request).unwrap_or_else(new_request_id);
     request.headers_mut().insert(REQUEST_ID.clone(), request_id.clone());
     let method = method_label(request.method());
-    let route = route_of(&request);
     let span = tracing::info_span!(
         "request",
         method,
@@ -96,7 +113,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     );
     let mut response = match refused_head(&request, state.settings.max_header_bytes) {
         Some(refusal) => refusal,
-        None => next.run(request).instrument(span.clone()).await,
+        None => handle(request).instrument(span.clone()).await,
     };
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
@@ -108,7 +125,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
 
 /// The answer to a request whose head is refused before anything else looks at it: a head
 /// the connection guard marked for ambiguous framing, or a header section over `max_header`.
-fn refused_head(request: &Request, max_header: usize) -> Option<Response> {
+fn refused_head<B>(request: &axum::http::Request<B>, max_header: usize) -> Option<Response> {
     if request.headers().contains_key(crate::gateway::framing::MARKER) {
         return Some(crate::gateway::framing::refusal());
     }

@@ -1,13 +1,11 @@
 //! Request size limits: the header section (431) and, for the bodies Portcullis reads itself,
 //! the body (413, applied through axum's `DefaultBodyLimit` and mapped in `ApiJson`).
 
-use axum::extract::Request;
-
 use super::error::ApiError;
 
 /// The refusal of a request whose request line and headers together exceed `max` bytes,
 /// counted as on the wire (`name: value\r\n`); `None` when it fits.
-pub fn headers_too_large(request: &Request, max: usize) -> Option<ApiError> {
+pub fn headers_too_large<B>(request: &axum::http::Request<B>, max: usize) -> Option<ApiError> {
     let uri = request.uri();
     let target = uri.path_and_query().map_or(1, |p| p.as_str().len())
         + uri.authority().map_or(0, |a| a.as_str().len())

@@ -208,3 +208,72 @@ async fn flushing_last_used_times_keeps_the_cache_and_a_cli_revoke_clears_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `/auth/verify` is answered before the router (issue #8); it still gets everything the
+/// router's requests get: the request id, the log line, the metrics sample and the head checks.
+#[tokio::test]
+async fn forward_auth_is_observed_and_checked_like_every_routed_request() {
+    let app = TestApp::spawn_with_env(&[
+        ("PORTCULLIS_LOG_FORMAT", "json"),
+        ("PORTCULLIS_LOG", "info"),
+        ("PORTCULLIS_LIMITS_MAX_HEADER_SIZE", "4096"),
+    ]);
+    let (id, token) = app.create_token("read").await;
+    let authorization = format!("Authorization: Bearer {token}");
+    let allowed = app.raw_request(
+        "GET",
+        "/auth/verify",
+        &[
+            authorization.as_bytes(),
+            b"X-Original-Method: GET",
+            b"X-Original-URI: /items",
+            b"X-Request-Id: verify-me-1",
+        ],
+    );
+    allowed.assert_status(204, "a read token reading");
+    assert_eq!(allowed.header("x-request-id"), Some("verify-me-1"));
+    assert_eq!(allowed.header("x-portcullis-token-id"), Some(id.to_string().as_str()));
+
+    let refused = app.raw_request("GET", "/auth/verify", &[authorization.as_bytes()]);
+    refused.assert_problem(400, None, "no original method");
+    let generated = refused.header("x-request-id").expect("a generated request id");
+    assert_eq!(generated.len(), 32, "{generated}");
+
+    let padding = format!("X-Padding: {}", "p".repeat(5000));
+    app.raw_request("GET", "/auth/verify", &[authorization.as_bytes(), padding.as_bytes()])
+        .assert_problem(431, None, "headers over max_header_size");
+
+    let smuggled = format!(
+        "GET /auth/verify HTTP/1.1\r\nHost: x\r\n{authorization}\r\nX-Original-Method: GET\r\n\
+         X-Original-URI: /items\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    );
+    let (reply, closed) = crate::gateway_support::raw_exchange(app.addr, smuggled.as_bytes());
+    reply.assert_problem(400, None, "both Content-Length and Transfer-Encoding");
+    assert!(closed, "the connection is closed");
+
+    let mut line = None;
+    for _ in 0..50 {
+        line = app
+            .logs()
+            .lines()
+            .find(|l| l.contains("verify-me-1") && l.contains("\"message\":\"request\""))
+            .map(str::to_owned);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let line = line.expect("a log line with the request id");
+    let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(event["fields"]["status"], 204);
+    assert_eq!(event["span"]["route"], "/auth/verify");
+    assert_eq!(event["span"]["token_id"], id);
+    assert!(!app.logs().contains(&token), "the secret never reaches the log");
+
+    let metrics = app.call("GET", "/metrics", None, None).await.body;
+    for status in ["204", "400", "431"] {
+        let series =
+            format!("portcullis_http_requests_total{{route=\"/auth/verify\",method=\"GET\",status=\"{status}\"}}");
+        assert!(metrics.contains(&series), "{series} in:\n{metrics}");
+    }
+}

@@ -281,3 +281,49 @@ fn the_container_recipe_builds_the_binary_and_runs_it_unprivileged() {
     );
     assert!(recipe.contains("STOPSIGNAL SIGTERM"), "graceful shutdown");
 }
+
+/// `serve --threads 1` (issue #8) runs the whole server on one current-thread runtime: sign-in
+/// (password hashing on the blocking pool), the API, forward-auth and many requests at once.
+#[tokio::test]
+async fn one_serving_thread_serves_everything() {
+    let app = TestApp::spawn_with_env(&[("PORTCULLIS_THREADS", "1")]);
+    assert!(
+        app.logs().contains("threads=1 (current thread)") || app.logs().contains("threads=\"1 (current thread)\""),
+        "the server says how it runs:\n{}",
+        app.logs()
+    );
+    let session = app.admin_session().await;
+    let (id, token) = app.create_token("read").await;
+    let mut checks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let request = app.client().get(app.url("/api/token")).bearer_auth(&token);
+        checks.spawn(async move { request.send().await.map(|reply| reply.status()) });
+    }
+    while let Some(status) = checks.join_next().await {
+        assert_eq!(status.unwrap().unwrap(), 200, "32 requests at once on one thread");
+    }
+    let authorization = format!("Authorization: Bearer {token}");
+    let verify = [
+        authorization.as_bytes(),
+        b"X-Original-Method: GET".as_slice(),
+        b"X-Original-URI: /items".as_slice(),
+    ];
+    let allowed = app.raw_request("GET", "/auth/verify", &verify);
+    allowed.assert_status(204, "forward-auth");
+    assert_eq!(allowed.header("x-portcullis-token-id"), Some(id.to_string().as_str()));
+    app.call("DELETE", &format!("/api/tokens/{id}"), Some(&session), None)
+        .await
+        .assert_status(204, "revoke");
+    app.raw_request("GET", "/auth/verify", &verify)
+        .assert_status(401, "forward-auth after the revoke");
+
+    for bad in ["0", "many", "5000"] {
+        let out = run_bare(&["serve", "--threads", bad], None, &[]);
+        assert_eq!(out.status.code(), Some(2), "--threads {bad}: {}", describe(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--threads"),
+            "{}",
+            describe(&out)
+        );
+    }
+}
