@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
-use axum::http::{HeaderMap, StatusCode, Uri, Version};
+use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, Version};
 use axum::response::Response;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -228,9 +228,9 @@ fn switch_protocols(
 
 /// Replaces any client-sent `X-Forwarded-*` with what Portcullis saw itself.
 fn set_forwarded(headers: &mut HeaderMap, client: Option<std::net::IpAddr>, host: Option<HeaderValue>) {
-    const FOR: &str = "x-forwarded-for";
-    const PROTO: &str = "x-forwarded-proto";
-    const HOST: &str = "x-forwarded-host";
+    const FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     headers.remove(FOR);
     headers.remove(HOST);
     if let Some(value) = client.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
