@@ -287,11 +287,18 @@ fn the_container_recipe_builds_the_binary_and_runs_it_unprivileged() {
 #[tokio::test]
 async fn one_serving_thread_serves_everything() {
     let app = TestApp::spawn_with_env(&[("PORTCULLIS_THREADS", "1")]);
-    assert!(
-        app.logs().contains("threads=1 (current thread)") || app.logs().contains("threads=\"1 (current thread)\""),
-        "the server says how it runs:\n{}",
-        app.logs()
-    );
+    // The line is logged around the time the server announces itself; give the log reader a moment.
+    let said =
+        |logs: String| logs.contains("threads=1 (current thread)") || logs.contains("threads=\"1 (current thread)\"");
+    let mut logged = said(app.logs());
+    for _ in 0..100 {
+        if logged {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        logged = said(app.logs());
+    }
+    assert!(logged, "the server says how it runs:\n{}", app.logs());
     let session = app.admin_session().await;
     let (id, token) = app.create_token("read").await;
     let mut checks = tokio::task::JoinSet::new();
