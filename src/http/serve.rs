@@ -29,7 +29,7 @@ use super::AppState;
 use crate::gateway::framing::Guarded;
 
 /// Longest time open connections get to finish after shutdown begins.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The service of one connection from `peer`.
 #[derive(Clone)]
