@@ -5,6 +5,7 @@
 //! audit event, so an action is either done and recorded, or neither.
 
 pub mod changes;
+pub(crate) mod decode;
 mod model;
 mod postgres;
 mod sqlite;

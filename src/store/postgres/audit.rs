@@ -1,10 +1,10 @@
 //! The audit log table.
 
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgConnection;
 
 use super::{PgStore, unavailable};
+use crate::store::decode;
 use crate::store::{Actor, AuditEvent, AuditStore, PageRequest, StoreResult};
 
 pub(super) async fn insert(conn: &mut PgConnection, event: &AuditEvent) -> StoreResult<()> {
@@ -33,32 +33,6 @@ pub(super) async fn insert(conn: &mut PgConnection, event: &AuditEvent) -> Store
     Ok(())
 }
 
-pub(super) fn from_row(row: &PgRow) -> AuditEvent {
-    let actor = match row.get::<String, _>("actor_kind").as_str() {
-        "user" => Actor::User {
-            id: row.get("actor_id"),
-            username: row.get("actor_name"),
-        },
-        "token" => Actor::Token {
-            id: row.get("actor_id"),
-            name: row.get("actor_name"),
-        },
-        "cli" => Actor::Cli,
-        "system" => Actor::System,
-        _ => Actor::Anonymous,
-    };
-    let details: String = row.get("details");
-    AuditEvent {
-        id: row.get("id"),
-        at: row.get("at"),
-        kind: row.get("kind"),
-        actor,
-        target: row.get("target"),
-        client_ip: row.get("client_ip"),
-        details: serde_json::from_str(&details).unwrap_or_default(),
-    }
-}
-
 #[async_trait]
 impl AuditStore for PgStore {
     async fn record(&self, event: AuditEvent) -> StoreResult<()> {
@@ -82,6 +56,6 @@ impl AuditStore for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok((rows.iter().map(from_row).collect(), total as u64))
+        Ok((rows.iter().map(decode::audit_event).collect(), total as u64))
     }
 }

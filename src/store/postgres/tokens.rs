@@ -2,58 +2,20 @@
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::{Row, postgres::PgRow};
+use sqlx::Row;
 
 use super::{PgStore, audit_in, conflict_or_unavailable, unavailable};
-use crate::auth::{Allowlist, TokenRateLimit};
+use crate::auth::Allowlist;
 use crate::clock::UnixTime;
-use crate::domain::Access;
+use crate::store::decode;
 use crate::store::{
-    AuditContext, CreatedBy, NewToken, PageRequest, StoreError, StoreResult, TokenChanges, TokenFilter, TokenRecord,
-    TokenStore, audit_kind,
+    AuditContext, NewToken, PageRequest, StoreError, StoreResult, TokenChanges, TokenFilter, TokenRecord, TokenStore,
+    audit_kind,
 };
 use crate::token::TokenDigest;
 
 /// Two tokens with the same digest would need a SHA-256 collision; say so if it ever happens.
 const DIGEST_TAKEN: &str = "a token with this digest already exists";
-
-fn from_row(row: &PgRow) -> TokenRecord {
-    let created_by_id: Option<i64> = row.get("created_by_id");
-    let digest: Vec<u8> = row.get("digest");
-    TokenRecord {
-        id: row.get("id"),
-        // Digests are written as 32 bytes only; a damaged row then matches no token.
-        digest: TokenDigest(digest.try_into().unwrap_or([0; 32])),
-        name: row.get("name"),
-        description: row.get("description"),
-        // The CHECK constraint admits only these two values.
-        access: Access::parse(row.get("access")).unwrap_or(Access::Read),
-        hint: row.get("hint"),
-        created_at: row.get("created_at"),
-        created_by: created_by_id.map(|id| CreatedBy {
-            id,
-            username: row.get("created_by_name"),
-        }),
-        expires_at: row.get("expires_at"),
-        last_used_at: row.get("last_used_at"),
-        revoked_at: row.get("revoked_at"),
-        rate_limit: TokenRateLimit::from_columns(
-            row.get("rate_limit_mode"),
-            row.get("rate_limit_short"),
-            row.get("rate_limit_long"),
-        ),
-        disabled_at: row.get("disabled_at"),
-        allowed_ips: row
-            .get::<Option<String>, _>("allowed_ips")
-            .map(|text| Allowlist::from_column(&text)),
-        previous_digest: row
-            .get::<Option<Vec<u8>>, _>("previous_digest")
-            .and_then(|d| d.try_into().ok())
-            .map(TokenDigest),
-        previous_valid_until: row.get("previous_valid_until"),
-        previous_last_used_at: row.get("previous_last_used_at"),
-    }
-}
 
 /// A new token, answered with its whole row.
 const INSERT_ROW: &str = "INSERT INTO api_tokens (digest, hint, name, description, access, created_at, created_by_id, created_by_name, expires_at, rate_limit_mode, rate_limit_short, rate_limit_long, allowed_ips) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *";
@@ -88,7 +50,7 @@ pub(super) async fn fetch(conn: &mut sqlx::PgConnection, id: i64) -> StoreResult
         .fetch_optional(conn)
         .await
         .map_err(unavailable)?
-        .map(|row| from_row(&row))
+        .map(|row| decode::token(&row))
         .ok_or(StoreError::NotFound)
 }
 
@@ -100,7 +62,7 @@ impl TokenStore for PgStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
-        let created = from_row(&row);
+        let created = decode::token(&row);
         let details = json!({
             "name": created.name, "access": created.access, "expiresAt": created.expires_at, "rateLimit": created.rate_limit,
         });
@@ -189,7 +151,7 @@ impl TokenStore for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok((rows.iter().map(from_row).collect(), total as u64))
+        Ok((rows.iter().map(decode::token).collect(), total as u64))
     }
 
     async fn update_token(&self, id: i64, changes: TokenChanges, audit: AuditContext) -> StoreResult<TokenRecord> {
@@ -390,7 +352,7 @@ impl TokenStore for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok(row.map(|row| from_row(&row)))
+        Ok(row.map(|row| decode::token(&row)))
     }
 
     async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {

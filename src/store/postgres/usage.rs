@@ -1,24 +1,15 @@
 //! Hourly usage counts per token.
 
 use async_trait::async_trait;
-use sqlx::{Row, postgres::PgRow};
 
 use super::{PgStore, unavailable};
 use crate::clock::UnixTime;
+use crate::store::decode;
 use crate::store::{HourlyUsage, StoreResult, UsageStore};
 
 /// Counts are stored as signed 64-bit integers; no real count comes near the limit.
 fn stored(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
-}
-
-fn from_row(row: &PgRow) -> HourlyUsage {
-    HourlyUsage {
-        token_id: row.get("token_id"),
-        hour: row.get("hour"),
-        allowed: u64::try_from(row.get::<i64, _>("allowed")).unwrap_or(0),
-        denied: u64::try_from(row.get::<i64, _>("denied")).unwrap_or(0),
-    }
 }
 
 #[async_trait]
@@ -53,7 +44,7 @@ impl UsageStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
-        Ok(rows.iter().map(from_row).collect())
+        Ok(rows.iter().map(decode::hourly_usage).collect())
     }
 
     async fn prune_token_usage(&self, before: UnixTime) -> StoreResult<u64> {

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::tokens::{BY_DIGEST, Columns, token_from};
+use super::tokens::BY_DIGEST;
+use crate::store::decode::{self, Columns};
 use crate::store::{StoreError, StoreResult, TokenRecord};
 use crate::token::TokenDigest;
 
@@ -66,7 +67,7 @@ impl Readers {
         let read = || -> rusqlite::Result<Option<TokenRecord>> {
             let mut statement = connection.prepare_cached(BY_DIGEST)?;
             statement
-                .query_row([&digest.as_bytes()[..]], |row| Ok(token_from(&RusqliteRow(row))))
+                .query_row([&digest.as_bytes()[..]], |row| Ok(decode::token(&RusqliteRow(row))))
                 .optional()
         };
         Some(read().map_err(unavailable))
@@ -82,6 +83,9 @@ struct RusqliteRow<'a, 'b>(&'a rusqlite::Row<'b>);
 impl Columns for RusqliteRow<'_, '_> {
     fn int(&self, name: &str) -> Option<i64> {
         self.0.get(name).ok().flatten()
+    }
+    fn flag(&self, name: &str) -> bool {
+        self.0.get(name).unwrap_or(false)
     }
     fn text(&self, name: &str) -> Option<String> {
         self.0.get(name).ok().flatten()

@@ -2,81 +2,20 @@
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::{Row, sqlite::SqliteRow};
+use sqlx::Row;
 
 use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable, write_tx};
-use crate::auth::{Allowlist, TokenRateLimit};
+use crate::auth::Allowlist;
 use crate::clock::UnixTime;
-use crate::domain::Access;
+use crate::store::decode;
 use crate::store::{
-    AuditContext, CreatedBy, NewToken, PageRequest, StoreError, StoreResult, TokenChanges, TokenFilter, TokenRecord,
-    TokenStore, audit_kind,
+    AuditContext, NewToken, PageRequest, StoreError, StoreResult, TokenChanges, TokenFilter, TokenRecord, TokenStore,
+    audit_kind,
 };
 use crate::token::TokenDigest;
 
 /// Two tokens with the same digest would need a SHA-256 collision; say so if it ever happens.
 const DIGEST_TAKEN: &str = "a token with this digest already exists";
-
-/// Column access shared by the sqlx rows and the in-place readers (`reader.rs`), so one
-/// function reads a token row. A missing or mistyped column reads as NULL.
-pub(super) trait Columns {
-    fn int(&self, name: &str) -> Option<i64>;
-    fn text(&self, name: &str) -> Option<String>;
-    fn blob(&self, name: &str) -> Option<Vec<u8>>;
-}
-
-impl Columns for SqliteRow {
-    fn int(&self, name: &str) -> Option<i64> {
-        self.try_get(name).ok().flatten()
-    }
-    fn text(&self, name: &str) -> Option<String> {
-        self.try_get(name).ok().flatten()
-    }
-    fn blob(&self, name: &str) -> Option<Vec<u8>> {
-        self.try_get(name).ok().flatten()
-    }
-}
-
-pub(super) fn from_row(row: &SqliteRow) -> TokenRecord {
-    token_from(row)
-}
-
-/// A token from its row.
-pub(super) fn token_from(row: &impl Columns) -> TokenRecord {
-    let digest = |name: &str| {
-        row.blob(name)
-            .and_then(|d| <[u8; 32]>::try_from(d).ok())
-            .map(TokenDigest)
-    };
-    TokenRecord {
-        id: row.int("id").unwrap_or_default(),
-        // Digests are written as 32 bytes only; a damaged row then matches no token.
-        digest: digest("digest").unwrap_or(TokenDigest([0; 32])),
-        name: row.text("name").unwrap_or_default(),
-        description: row.text("description").unwrap_or_default(),
-        // The CHECK constraint admits only these two values.
-        access: Access::parse(&row.text("access").unwrap_or_default()).unwrap_or(Access::Read),
-        hint: row.text("hint").unwrap_or_default(),
-        created_at: row.int("created_at").unwrap_or_default(),
-        created_by: row.int("created_by_id").map(|id| CreatedBy {
-            id,
-            username: row.text("created_by_name").unwrap_or_default(),
-        }),
-        expires_at: row.int("expires_at"),
-        last_used_at: row.int("last_used_at"),
-        revoked_at: row.int("revoked_at"),
-        rate_limit: TokenRateLimit::from_columns(
-            &row.text("rate_limit_mode").unwrap_or_default(),
-            row.int("rate_limit_short"),
-            row.int("rate_limit_long"),
-        ),
-        disabled_at: row.int("disabled_at"),
-        allowed_ips: row.text("allowed_ips").map(|text| Allowlist::from_column(&text)),
-        previous_digest: digest("previous_digest"),
-        previous_valid_until: row.int("previous_valid_until"),
-        previous_last_used_at: row.int("previous_last_used_at"),
-    }
-}
 
 /// The token whose secret or previous secret has digest `?1`: the verifier's lookup, read in
 /// place by `reader.rs` and through the pool when every reader is busy.
@@ -115,7 +54,7 @@ pub(super) async fn fetch(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreRe
         .fetch_optional(conn)
         .await
         .map_err(unavailable)?
-        .map(|row| from_row(&row))
+        .map(|row| decode::token(&row))
         .ok_or(StoreError::NotFound)
 }
 
@@ -127,7 +66,7 @@ impl TokenStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(conflict_or_unavailable(DIGEST_TAKEN))?;
-        let created = from_row(&row);
+        let created = decode::token(&row);
         let details = json!({
             "name": created.name, "access": created.access, "expiresAt": created.expires_at, "rateLimit": created.rate_limit,
         });
@@ -216,7 +155,7 @@ impl TokenStore for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok((rows.iter().map(from_row).collect(), total as u64))
+        Ok((rows.iter().map(decode::token).collect(), total as u64))
     }
 
     async fn update_token(&self, id: i64, changes: TokenChanges, audit: AuditContext) -> StoreResult<TokenRecord> {
@@ -419,7 +358,7 @@ impl TokenStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok(row.map(|row| from_row(&row)))
+        Ok(row.map(|row| decode::token(&row)))
     }
 
     async fn record_token_use(&self, uses: &[(i64, UnixTime)]) -> StoreResult<()> {

@@ -2,30 +2,16 @@
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::{Row, sqlite::SqliteRow};
+use sqlx::Row;
 
 use super::{SqliteStore, audit_in, conflict_or_unavailable, unavailable, write_tx};
 use crate::clock::UnixTime;
+use crate::store::decode;
 use crate::store::{
     AuditContext, NewUser, PageRequest, StoreError, StoreResult, User, UserChanges, UserStore, audit_kind,
 };
 
 const USERNAME_TAKEN: &str = "a user with this username already exists";
-
-fn from_row(row: &SqliteRow) -> User {
-    User {
-        id: row.get("id"),
-        username: row.get("username"),
-        email: row.get("email"),
-        first_name: row.get("first_name"),
-        last_name: row.get("last_name"),
-        active: row.get("active"),
-        admin: row.get("admin"),
-        date_created: row.get("date_created"),
-        date_modified: row.get("date_modified"),
-        date_logged: row.get("date_logged"),
-    }
-}
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -63,7 +49,7 @@ impl UserStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict_or_unavailable(USERNAME_TAKEN))?;
-        let created = from_row(&row);
+        let created = decode::user(&row);
         let details = json!({ "username": created.username, "admin": created.admin, "active": created.active });
         audit_in(
             &mut tx,
@@ -83,7 +69,7 @@ impl UserStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?
-            .map(|row| from_row(&row))
+            .map(|row| decode::user(&row))
             .ok_or(StoreError::NotFound)
     }
 
@@ -93,7 +79,7 @@ impl UserStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(unavailable)?
-            .map(|row| (from_row(&row), row.get("password_hash")))
+            .map(|row| (decode::user(&row), row.get("password_hash")))
             .ok_or(StoreError::NotFound)
     }
 
@@ -104,7 +90,7 @@ impl UserStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok((rows.iter().map(from_row).collect(), self.count_users().await?))
+        Ok((rows.iter().map(decode::user).collect(), self.count_users().await?))
     }
 
     async fn update_user(&self, id: i64, changes: UserChanges, audit: AuditContext) -> StoreResult<User> {
@@ -114,7 +100,7 @@ impl UserStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(unavailable)?
-            .map(|row| from_row(&row))
+            .map(|row| decode::user(&row))
             .ok_or(StoreError::NotFound)?;
         let row = sqlx::query(
             "UPDATE users SET username = ?, email = ?, first_name = ?, last_name = ?, active = ?, admin = ?, date_modified = ?
@@ -131,7 +117,7 @@ impl UserStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict_or_unavailable(USERNAME_TAKEN))?;
-        let after = from_row(&row);
+        let after = decode::user(&row);
         if (before.active && !after.active) || (before.admin && !after.admin) {
             end_sessions(&mut tx, id, audit.at).await?;
         }

@@ -2,66 +2,16 @@
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::{Row, SqliteConnection, sqlite::SqliteRow};
+use sqlx::{Row, SqliteConnection};
 
 use super::{SqliteStore, audit_in, unavailable, write_tx};
 use crate::clock::{UnixTime, rfc3339};
+use crate::store::decode;
 use crate::store::{
-    Actor, AttemptResult, AuditContext, CreatedBy, DeliveryStatus, NewWebhookEndpoint, PageRequest, StoreError,
-    StoreResult, WebhookDelivery, WebhookEndpoint, WebhookEndpointChanges, WebhookStore, audit_kind,
+    Actor, AttemptResult, AuditContext, DeliveryStatus, NewWebhookEndpoint, PageRequest, StoreError, StoreResult,
+    WebhookDelivery, WebhookEndpoint, WebhookEndpointChanges, WebhookStore, audit_kind,
 };
 use crate::webhooks::{SigningSecret, payload};
-
-/// Stored form of a subscription list: `*` for all.
-fn events_column(events: &[String]) -> String {
-    if events.is_empty() {
-        "*".to_owned()
-    } else {
-        events.join(",")
-    }
-}
-
-fn endpoint_from_row(row: &SqliteRow) -> WebhookEndpoint {
-    let events: String = row.get("events");
-    let created_by_id: Option<i64> = row.get("created_by_id");
-    WebhookEndpoint {
-        id: row.get("id"),
-        url: row.get("url"),
-        description: row.get("description"),
-        events: if events == "*" {
-            Vec::new()
-        } else {
-            events.split(',').map(str::to_owned).collect()
-        },
-        secret: SigningSecret::from_stored(row.get("secret")),
-        active: row.get("active"),
-        created_at: row.get("created_at"),
-        created_by: created_by_id.map(|id| CreatedBy {
-            id,
-            username: row.get("created_by_name"),
-        }),
-    }
-}
-
-fn delivery_from_row(row: &SqliteRow) -> WebhookDelivery {
-    WebhookDelivery {
-        id: row.get("id"),
-        endpoint_id: row.get("endpoint_id"),
-        event_id: row.get("event_id"),
-        event_type: row.get("event_type"),
-        payload: row.get("payload"),
-        status: DeliveryStatus::parse(row.get("status")),
-        attempts: u32::try_from(row.get::<i64, _>("attempts")).unwrap_or(0),
-        next_attempt_at: row.get("next_attempt_at"),
-        last_attempt_at: row.get("last_attempt_at"),
-        last_status_code: row
-            .get::<Option<i64>, _>("last_status_code")
-            .and_then(|c| u16::try_from(c).ok()),
-        last_error: row.get("last_error"),
-        created_at: row.get("created_at"),
-        delivered_at: row.get("delivered_at"),
-    }
-}
 
 async fn fetch(conn: &mut SqliteConnection, id: i64) -> StoreResult<WebhookEndpoint> {
     sqlx::query("SELECT * FROM webhook_endpoints WHERE id = ?")
@@ -69,7 +19,7 @@ async fn fetch(conn: &mut SqliteConnection, id: i64) -> StoreResult<WebhookEndpo
         .fetch_optional(conn)
         .await
         .map_err(unavailable)?
-        .map(|row| endpoint_from_row(&row))
+        .map(|row| decode::webhook_endpoint(&row))
         .ok_or(StoreError::NotFound)
 }
 
@@ -94,7 +44,7 @@ async fn insert_delivery(
     .fetch_one(conn)
     .await
     .map_err(unavailable)?;
-    Ok(delivery_from_row(&row))
+    Ok(decode::webhook_delivery(&row))
 }
 
 #[async_trait]
@@ -107,7 +57,7 @@ impl WebhookStore for SqliteStore {
         )
         .bind(endpoint.url.as_str())
         .bind(endpoint.description.as_str())
-        .bind(events_column(&endpoint.events))
+        .bind(decode::webhook_events_column(&endpoint.events))
         .bind(endpoint.secret.expose())
         .bind(endpoint.active)
         .bind(audit.at)
@@ -116,8 +66,8 @@ impl WebhookStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(unavailable)?;
-        let created = endpoint_from_row(&row);
-        let details = json!({ "active": created.active, "events": events_column(&created.events) });
+        let created = decode::webhook_endpoint(&row);
+        let details = json!({ "active": created.active, "events": decode::webhook_events_column(&created.events) });
         audit_in(
             &mut tx,
             audit_kind::WEBHOOK_CREATED,
@@ -146,7 +96,7 @@ impl WebhookStore for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(unavailable)?;
-        Ok((rows.iter().map(endpoint_from_row).collect(), total as u64))
+        Ok((rows.iter().map(decode::webhook_endpoint).collect(), total as u64))
     }
 
     async fn update_webhook(
@@ -166,14 +116,14 @@ impl WebhookStore for SqliteStore {
                     .as_ref()
                     .map_or(before.description.as_str(), |d| d.as_str()),
             )
-            .bind(events_column(&events))
+            .bind(decode::webhook_events_column(&events))
             .bind(changes.active.unwrap_or(before.active))
             .bind(id)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
         let after = fetch(&mut tx, id).await?;
-        let details = json!({ "active": after.active, "events": events_column(&after.events) });
+        let details = json!({ "active": after.active, "events": decode::webhook_events_column(&after.events) });
         audit_in(
             &mut tx,
             audit_kind::WEBHOOK_CHANGED,
@@ -252,7 +202,7 @@ impl WebhookStore for SqliteStore {
             .fetch_one(&mut *conn)
             .await
             .map_err(unavailable)?;
-        Ok((rows.iter().map(delivery_from_row).collect(), total as u64))
+        Ok((rows.iter().map(decode::webhook_delivery).collect(), total as u64))
     }
 
     async fn enqueue_ping(&self, endpoint_id: i64, event_id: &str, now: UnixTime) -> StoreResult<WebhookDelivery> {
@@ -303,7 +253,7 @@ impl WebhookStore for SqliteStore {
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut events: Vec<_> = rows.iter().map(super::audit::from_row).collect();
+        let mut events: Vec<_> = rows.iter().map(decode::audit_event).collect();
         events.sort_by_key(|e| e.id);
         let endpoints: Vec<WebhookEndpoint> =
             sqlx::query("SELECT * FROM webhook_endpoints WHERE active = 1 ORDER BY id")
@@ -311,7 +261,7 @@ impl WebhookStore for SqliteStore {
                 .await
                 .map_err(unavailable)?
                 .iter()
-                .map(endpoint_from_row)
+                .map(decode::webhook_endpoint)
                 .collect();
         for event in &events {
             let wanted: Vec<&WebhookEndpoint> = endpoints.iter().filter(|e| e.wants(&event.kind)).collect();
@@ -419,7 +369,7 @@ impl WebhookStore for SqliteStore {
         .map_err(unavailable)?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in &rows {
-            let delivery = delivery_from_row(row);
+            let delivery = decode::webhook_delivery(row);
             let endpoint = fetch(&mut tx, delivery.endpoint_id).await?;
             claimed.push((delivery, endpoint));
         }
