@@ -31,8 +31,14 @@ pub fn router() -> Router<Web> {
         .route("/admin/webhooks/{id}", get(show))
         .route("/admin/webhooks/{id}/active", post(set_active))
         .route("/admin/webhooks/{id}/test", post(test))
-        .route("/admin/webhooks/{id}/rotate", get(confirm_rotate).post(rotate))
-        .route("/admin/webhooks/{id}/delete", get(confirm_delete).post(delete))
+        .route(
+            "/admin/webhooks/{id}/rotate",
+            get(|w, u, p| confirm(w, u, p, "rotate")).post(rotate),
+        )
+        .route(
+            "/admin/webhooks/{id}/delete",
+            get(|w, u, p| confirm(w, u, p, "delete")).post(delete),
+        )
 }
 
 fn events_text(endpoint: &WebhookEndpoint) -> String {
@@ -432,10 +438,17 @@ fn confirm_page(user: &SignedIn, endpoint: &WebhookEndpoint, action: &str) -> Re
     layout::page(title, user, Section::Webhooks, body)
 }
 
-async fn confirm_delete(State(web): State<Web>, user: SignedIn, Path(id): Path<String>) -> Result<Response, WebError> {
+/// The confirmation page of `action` (delete, rotate) on the endpoint of the path; the router
+/// binds one per action.
+async fn confirm(
+    State(web): State<Web>,
+    user: SignedIn,
+    Path(id): Path<String>,
+    action: &'static str,
+) -> Result<Response, WebError> {
     user.require_admin()?;
     let endpoint = web.app.store.webhook(parse_id(&id)?).await?;
-    Ok(confirm_page(&user, &endpoint, "delete"))
+    Ok(confirm_page(&user, &endpoint, action))
 }
 
 async fn delete(
@@ -450,12 +463,6 @@ async fn delete(
         .delete_webhook(parse_id(&id)?, user.audit(&web, client))
         .await?;
     Ok(Redirect::to("/admin/webhooks?done=deleted").into_response())
-}
-
-async fn confirm_rotate(State(web): State<Web>, user: SignedIn, Path(id): Path<String>) -> Result<Response, WebError> {
-    user.require_admin()?;
-    let endpoint = web.app.store.webhook(parse_id(&id)?).await?;
-    Ok(confirm_page(&user, &endpoint, "rotate"))
 }
 
 async fn rotate(

@@ -836,3 +836,62 @@ async fn an_endpoint_that_never_answers_or_refuses_connections_fails_with_a_shor
     );
     drop(silent);
 }
+
+/// The web admin's rotate and delete buttons each lead to a confirmation naming the webhook,
+/// for administrators only; confirming rotates (the new secret shown once) or deletes.
+#[tokio::test]
+async fn rotating_and_deleting_in_the_web_admin_ask_first_and_then_act() {
+    use crate::web_http::{csrf, get_page, post_form, sign_in};
+    let app = TestApp::spawn();
+    let session = app.admin_session().await;
+    let (id, first_secret) = create_webhook(&app, &session, json!({"url": "http://127.0.0.1:9/confirm-me"})).await;
+
+    app.create_user_cli("reader", "reader-password-1", false);
+    let (reader, _) = sign_in(&app, "reader", "reader-password-1").await;
+    let (admin, _) = sign_in(&app, ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let token = csrf(&app, &admin).await;
+    for (action, question) in [
+        ("rotate", "Rotate the signing secret?"),
+        ("delete", "Delete this webhook?"),
+    ] {
+        let path = format!("/admin/webhooks/{id}/{action}");
+        assert_eq!(get_page(&app, &path, Some(&reader)).await.status(), 403, "{action}");
+        let page = get_page(&app, &path, Some(&admin)).await;
+        assert_eq!(page.status(), 200, "{action}");
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(question) && page.contains("http://127.0.0.1:9/confirm-me"),
+            "{action}: the confirmation names the webhook:\n{page}"
+        );
+        assert!(
+            page.contains(&format!("action=\"{path}\"")),
+            "{action}: the form posts back"
+        );
+    }
+
+    let rotated = post_form(
+        &app,
+        &format!("/admin/webhooks/{id}/rotate"),
+        Some(&admin),
+        &format!("csrf={token}"),
+    )
+    .await;
+    assert_eq!(rotated.status(), 200);
+    let page = rotated.text().await.unwrap();
+    let start = page.find("whsec_").expect("the new secret is shown");
+    assert_ne!(&page[start..start + first_secret.len()], first_secret, "a new secret");
+
+    let deleted = post_form(
+        &app,
+        &format!("/admin/webhooks/{id}/delete"),
+        Some(&admin),
+        &format!("csrf={token}"),
+    )
+    .await;
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(
+        app.total_items("/api/webhooks", &session).await,
+        0,
+        "the webhook is gone"
+    );
+}
