@@ -82,7 +82,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings: Arc::new(settings),
     };
     let web = crate::web::WebState::new(&state, setup_code);
-    let app = http::router(state.clone()).merge(crate::web::router(state.clone(), web));
+    let proxy = crate::gateway::new_proxy(&state);
+    let app = http::router(state.clone(), proxy.clone()).merge(crate::web::router(state.clone(), web));
     let runtime = tokio::runtime::Handle::current();
     let threads = match runtime.runtime_flavor() {
         tokio::runtime::RuntimeFlavor::CurrentThread => "1 (current thread)".to_owned(),
@@ -90,8 +91,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     tracing::info!(%address, scheme, threads, "serving");
     match tls {
-        Some((config, files)) => crate::tls::serve(listener, state, app, files, config, shutdown_signal()).await?,
-        None => http::serve::plain(listener, state, app, shutdown_signal()).await?,
+        Some((config, files)) => {
+            crate::tls::serve(listener, state, app, proxy, files, config, shutdown_signal()).await?
+        }
+        None => http::serve::plain(listener, state, app, proxy, shutdown_signal()).await?,
     }
 
     tracing::info!("shutting down");

@@ -56,6 +56,7 @@ pub async fn serve(
     listener: TcpListener,
     state: AppState,
     app: Router,
+    proxy: Arc<crate::gateway::Proxy>,
     files: TlsFiles,
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()>,
@@ -72,7 +73,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let acceptor = TlsAcceptor::from(config.read().unwrap_or_else(|p| p.into_inner()).clone());
-        let service = Dispatch::new(state.clone(), app.clone(), peer);
+        let service = Dispatch::new(state.clone(), app.clone(), proxy.clone(), peer);
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {

@@ -17,6 +17,7 @@ pub mod headers;
 pub mod path;
 mod proxy;
 pub mod route;
+mod upstream;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 
 pub use forward_auth::{VERIFY_PATH, serve_verify};
+pub use proxy::{Proxy, new as new_proxy};
 pub use route::{Route, RouteAccess, RouteConfig};
 
 /// The API token a gateway request was allowed with.
@@ -49,8 +51,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// The reverse proxy, the application's fallback: requests no Portcullis route matched.
-pub fn proxy(state: &AppState) -> Router {
-    proxy::router(state)
+pub fn proxy(proxy: Arc<Proxy>) -> Router {
+    proxy::router(proxy)
 }
 
 /// Authenticates a gateway request and applies `mode` to `method`. `query` is the raw query

@@ -1,12 +1,12 @@
 //! The authenticating reverse proxy of the `[[routes]]` configuration.
 //!
 //! The path is normalised once and that one path is both matched and forwarded. Bodies stream
-//! through in both directions; upstream connections are pooled, one pool per route. The
+//! through in both directions; upstream connections are pooled, one pool per route, and driven
+//! by the task serving the request ([`super::upstream`]). The
 //! client's hop-by-hop headers, anything its `Connection` header names, its `X-Portcullis-*`
 //! headers and (by default) its `Authorization` never reach the upstream.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,12 +14,11 @@ use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{HeaderMap, HeaderName, StatusCode, Uri, Version};
 use axum::response::Response;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 
 use super::path::{normalise, under_prefix};
 use super::route::{self, Route};
+use super::upstream::{Failure, Pool};
 use super::{authorise, headers};
 use crate::http::AppState;
 use crate::http::error::ApiError;
@@ -28,42 +27,37 @@ use crate::http::extract::client_addr;
 /// Paths of Portcullis' own that reach the proxy only when no API route matched them.
 const OWN: &[&str] = &["/api", "/auth", "/healthz", "/readyz", "/metrics", "/setup", "/admin"];
 
-/// How long an idle pooled connection to an upstream is kept.
-const POOL_IDLE: Duration = Duration::from_secs(60);
-
 struct Upstream {
     route: Route,
-    client: Client<HttpConnector, Body>,
+    pool: Arc<Pool>,
 }
 
-struct Proxy {
+/// The reverse proxy of every configured route.
+pub struct Proxy {
     state: AppState,
     upstreams: Vec<Upstream>,
 }
 
-pub fn router(state: &AppState) -> Router {
+/// The proxy as a router fallback.
+pub fn router(proxy: Arc<Proxy>) -> Router {
+    Router::new().fallback(forward).with_state(proxy)
+}
+
+/// The proxy of `state`'s routes, with an empty connection pool per route.
+pub fn new(state: &AppState) -> Arc<Proxy> {
     let upstreams = state
         .settings
         .routes
         .iter()
-        .map(|route| {
-            let mut connector = HttpConnector::new();
-            connector.set_connect_timeout(Some(route.connect_timeout));
-            connector.set_nodelay(true);
-            let client = Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(POOL_IDLE)
-                .build(connector);
-            Upstream {
-                route: route.clone(),
-                client,
-            }
+        .map(|route| Upstream {
+            route: route.clone(),
+            pool: Arc::new(Pool::new(&route.upstream, route.connect_timeout)),
         })
         .collect();
-    let proxy = Arc::new(Proxy {
+    Arc::new(Proxy {
         state: state.clone(),
         upstreams,
-    });
-    Router::new().fallback(forward).with_state(proxy)
+    })
 }
 
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Result<Response, ApiError> {
@@ -71,6 +65,30 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Result<Re
 }
 
 impl Proxy {
+    /// Whether `path`, as sent, is under a route's prefix and under none of Portcullis' own
+    /// paths: no route of the application's router can match it, so the proxy answers it.
+    pub fn takes(&self, path: &str) -> bool {
+        route::find(self.routes(), path).is_some() && !OWN.iter().any(|own| under_prefix(path, own))
+    }
+
+    /// Forwards a request the connection's dispatch gave straight to the proxy
+    /// ([`Proxy::takes`]), observed as a request the router would have given it.
+    pub async fn serve(&self, request: hyper::Request<hyper::body::Incoming>, peer: std::net::SocketAddr) -> Response {
+        crate::http::observe::observed(
+            &self.state,
+            request,
+            std::borrow::Cow::Borrowed("unmatched"),
+            |request| async move {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                self.forward(request)
+                    .await
+                    .unwrap_or_else(axum::response::IntoResponse::into_response)
+            },
+        )
+        .await
+    }
+
     async fn forward(&self, request: Request) -> Result<Response, ApiError> {
         let (mut parts, body) = request.into_parts();
         let (upstream, path) = self.resolve(parts.uri.path())?;
@@ -83,13 +101,9 @@ impl Proxy {
             Some(query) => format!("{path}?{query}"),
             None => path,
         };
-        let mut uri = route.upstream.clone().into_parts();
-        uri.path_and_query = Some(
-            target
-                .parse()
-                .map_err(|e| ApiError::BadRequest(format!("Invalid request target: {e}.")))?,
-        );
-        let uri = Uri::from_parts(uri).map_err(|e| ApiError::Unexpected(e.into()))?;
+        let uri: Uri = target
+            .parse()
+            .map_err(|e| ApiError::BadRequest(format!("Invalid request target: {e}.")))?;
         let upgrade = headers::requested_upgrade(&parts.headers);
         let client_upgrade = upgrade
             .as_ref()
@@ -103,19 +117,31 @@ impl Proxy {
 
         let started = std::time::Instant::now();
         let metrics = self.state.verifier.metrics();
-        let response = match tokio::time::timeout(route.timeout, upstream.client.request(outgoing)).await {
-            Ok(Ok(response)) => response,
-            failed => {
-                let error = match failed {
-                    Ok(Err(error)) if !is_timeout(&error) => ApiError::BadGateway(
-                        anyhow::Error::new(error).context(format!("forwarding to {}", route.upstream)),
+        let answered = if let Some(client_upgrade) = client_upgrade {
+            match upstream.pool.send_upgrade(outgoing, route.timeout).await {
+                Ok(response) if response.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    metrics.upstream(&route.prefix, 101, started.elapsed());
+                    return Ok(switch_protocols(response, client_upgrade));
+                }
+                Ok(response) => Ok(response.map(Body::new)),
+                Err(failure) => Err(failure),
+            }
+        } else {
+            upstream
+                .pool
+                .send(outgoing, route.timeout)
+                .await
+                .map(|response| response.map(Body::new))
+        };
+        let response = match answered {
+            Ok(response) => response,
+            Err(failure) => {
+                let (status, error) = match failure {
+                    Failure::TimedOut => (504, ApiError::GatewayTimeout),
+                    Failure::Broken(error) => (
+                        502,
+                        ApiError::BadGateway(error.context(format!("forwarding to {}", route.upstream))),
                     ),
-                    _ => ApiError::GatewayTimeout,
-                };
-                let status = if matches!(error, ApiError::GatewayTimeout) {
-                    504
-                } else {
-                    502
                 };
                 metrics.upstream(&route.prefix, status, started.elapsed());
                 return Err(error);
@@ -124,14 +150,16 @@ impl Proxy {
         // Time to the response head: the body streams afterwards at the client's pace.
         metrics.upstream(&route.prefix, response.status().as_u16(), started.elapsed());
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return switch_protocols(response, client_upgrade);
+            return Err(ApiError::BadGateway(anyhow::anyhow!(
+                "the upstream switched protocols unasked"
+            )));
         }
         let (mut head, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut head.headers);
         if let Some(quota) = identity.as_ref().and_then(|i| i.quota.as_ref()) {
             quota.write_headers(&mut head.headers);
         }
-        Ok(Response::from_parts(head, Body::new(body)))
+        Ok(Response::from_parts(head, body))
     }
 
     /// The route of a raw request path, and the normal path to check and forward. The route
@@ -189,7 +217,7 @@ fn upstream_headers(
     if route.strip_authorization {
         out.remove(header::AUTHORIZATION);
     }
-    // hyper names the upstream in `Host`.
+    // The pool names the upstream in `Host`.
     out.remove(header::HOST);
     out.remove(header::FORWARDED);
     if let Some(identity) = identity {
@@ -206,13 +234,8 @@ fn upstream_headers(
 /// Answers the client's upgrade with the upstream's `101` and tunnels the two connections.
 fn switch_protocols(
     mut response: hyper::Response<hyper::body::Incoming>,
-    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-) -> Result<Response, ApiError> {
-    let Some(client_upgrade) = client_upgrade else {
-        return Err(ApiError::BadGateway(anyhow::anyhow!(
-            "the upstream switched protocols unasked"
-        )));
-    };
+    client_upgrade: hyper::upgrade::OnUpgrade,
+) -> Response {
     let upstream_upgrade = hyper::upgrade::on(&mut response);
     tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
     let protocol = response.headers().get(header::UPGRADE).cloned();
@@ -223,7 +246,7 @@ fn switch_protocols(
     if let Some(protocol) = protocol {
         head.headers.insert(header::UPGRADE, protocol);
     }
-    Ok(Response::from_parts(head, Body::empty()))
+    Response::from_parts(head, Body::empty())
 }
 
 /// Replaces any client-sent `X-Forwarded-*` with what Portcullis saw itself.
@@ -240,21 +263,6 @@ fn set_forwarded(headers: &mut HeaderMap, client: Option<std::net::IpAddr>, host
     if let Some(host) = host {
         headers.insert(HOST, host);
     }
-}
-
-/// Whether the client error was a connect timeout (504 rather than 502).
-fn is_timeout(error: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(cause) = source {
-        if cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        source = cause.source();
-    }
-    false
 }
 
 /// Copies bytes both ways between the client and the upstream after a `101 Switching Protocols`.

@@ -59,7 +59,7 @@ impl AppState {
 }
 
 /// The whole application.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, proxy: Arc<crate::gateway::Proxy>) -> Router {
     Router::new()
         .merge(health::router(&state))
         .merge(openapi::router())
@@ -70,7 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sessions::router(&state))
         .merge(webhooks::router(&state))
         .merge(crate::gateway::router(&state))
-        .fallback_service(crate::gateway::proxy(&state))
+        .fallback_service(crate::gateway::proxy(proxy))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(axum::Extension(extract::BodyLimit(state.settings.max_body_bytes)))

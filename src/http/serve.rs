@@ -1,10 +1,11 @@
 //! Serving connections: the accept loop for plain HTTP, and the [`Dispatch`] every connection,
 //! plain or TLS, hands its requests to.
 //!
-//! The dispatch answers `/auth/verify` itself and gives every other request to the axum
-//! router. Forward-auth is the one request a guarding proxy sends for every request it lets
-//! through, so it skips what it does not need: the route table, the middleware stack and the
-//! body conversion (issue #8, bench/RESULTS.md). It is observed exactly like a routed request
+//! The dispatch answers `/auth/verify` itself, gives requests under a `[[routes]]` prefix
+//! straight to the reverse proxy, and every other request to the axum router. Forward-auth and
+//! the proxy serve the requests a guarded API gets, so they skip what they do not need: the
+//! route table, the middleware stack and, for forward-auth, the body conversion (issue #8,
+//! bench/RESULTS.md). They are observed exactly like a routed request
 //! ([`super::observe::observed`]).
 
 use std::convert::Infallible;
@@ -26,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
 use super::AppState;
+use crate::gateway::Proxy;
 use crate::gateway::framing::Guarded;
 
 /// Longest time open connections get to finish after shutdown begins.
@@ -36,12 +38,18 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Dispatch {
     state: Arc<AppState>,
     router: Router,
+    proxy: Arc<Proxy>,
     peer: SocketAddr,
 }
 
 impl Dispatch {
-    pub fn new(state: Arc<AppState>, router: Router, peer: SocketAddr) -> Self {
-        Self { state, router, peer }
+    pub fn new(state: Arc<AppState>, router: Router, proxy: Arc<Proxy>, peer: SocketAddr) -> Self {
+        Self {
+            state,
+            router,
+            proxy,
+            peer,
+        }
     }
 }
 
@@ -54,6 +62,10 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Dispatch {
         if request.uri().path() == crate::gateway::VERIFY_PATH {
             let state = self.state.clone();
             return Box::pin(async move { Ok(crate::gateway::serve_verify(&state, request).await) });
+        }
+        if self.proxy.takes(request.uri().path()) {
+            let (proxy, peer) = (self.proxy.clone(), self.peer);
+            return Box::pin(async move { Ok(proxy.serve(request, peer).await) });
         }
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(self.peer));
@@ -94,6 +106,7 @@ pub async fn plain(
     listener: TcpListener,
     state: AppState,
     app: Router,
+    proxy: Arc<Proxy>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let state = Arc::new(state);
@@ -105,7 +118,7 @@ pub async fn plain(
             accepted = accept(&listener) => accepted,
             () = &mut shutdown => break,
         };
-        let service = Dispatch::new(state.clone(), app.clone(), peer);
+        let service = Dispatch::new(state.clone(), app.clone(), proxy.clone(), peer);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(Guarded::new(stream)), service)
             .into_owned();

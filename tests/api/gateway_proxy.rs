@@ -90,6 +90,54 @@ async fn upstream_connections_are_pooled() {
     );
 }
 
+/// An upstream that answers one request per connection with keep-alive promised, then closes
+/// the connection behind the proxy's back. It counts the connections it accepted.
+fn closing_upstream() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            // Dropping the stream closes it: the pooled connection is now dead.
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn a_pooled_connection_the_upstream_closed_is_replaced_not_reported_as_502() {
+    let (upstream, accepted) = closing_upstream();
+    let app = TestApp::spawn_with_config(&format!(
+        "[[routes]]\nprefix = \"/app\"\nupstream = \"http://{upstream}\"\n"
+    ));
+    let (_, read) = app.create_token("read").await;
+    for i in 0..4 {
+        let response = app.get(&format!("/app/closing/{i}"), &read).await;
+        response.assert_status(
+            200,
+            &format!("request {i} after the upstream closed the last connection"),
+        );
+        assert_eq!(response.body, "ok");
+        // Give the close time to arrive, as it would between requests in real traffic.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "each request needed a connection of its own"
+    );
+}
+
 #[tokio::test]
 async fn response_bodies_stream_through_without_being_buffered() {
     let upstream = Upstream::start();
