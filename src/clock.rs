@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use time::OffsetDateTime;
 
 /// Seconds since the Unix epoch: the resolution of every stored timestamp.
@@ -20,7 +22,17 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
-        OffsetDateTime::now_utc().unix_timestamp()
+        // Whole seconds straight from the system time: the request path reads the clock
+        // several times, and a calendar date is never needed for it.
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(since) => i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            // Before 1970: rounded down, as Unix timestamps are.
+            Err(before) => {
+                let before = before.duration();
+                let whole = i64::try_from(before.as_secs()).unwrap_or(i64::MAX);
+                -whole - i64::from(before.subsec_nanos() > 0)
+            }
+        }
     }
 }
 
@@ -59,4 +71,17 @@ pub fn parse_rfc3339(text: &str) -> Option<UnixTime> {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(OffsetDateTime::unix_timestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_reads_the_same_second_as_the_calendar() {
+        let before = OffsetDateTime::now_utc().unix_timestamp();
+        let now = SystemClock.now();
+        let after = OffsetDateTime::now_utc().unix_timestamp();
+        assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
+    }
 }
