@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Requests per second of `GET /api/token` (a cached Read Access token) beside an axum
-# "hello" handler, measured in the same run: wrk, keep-alive, 64 connections, 10 s each,
-# server pinned to core 0 and wrk to core 1 when taskset exists.
+# Requests per second of `GET /api/token` (a cached Read Access token) beside a bare hyper
+# server answering 204 (examples/hello.rs), measured in the same run: wrk, keep-alive, 64 connections, 10 s each,
+# both servers on one runtime thread, pinned to core 0, and wrk to core 1 when taskset exists.
 #
 # Usage: bench/wrk-token.sh            (needs wrk: apt-get install wrk)
 set -euo pipefail
@@ -16,13 +16,13 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 bin=target/release/portcullis
 printf 'bench-password-1\n' | $bin --data-dir "$dir" user create --username bench --email bench@example.com --admin --password-stdin >/dev/null
 token=$($bin --data-dir "$dir" token create --name wrk --access read --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-"${pin_server[@]}" $bin --data-dir "$dir" --log warn serve --listen 127.0.0.1:18080 >/dev/null &
+"${pin_server[@]}" $bin --data-dir "$dir" --log warn serve --threads 1 --listen 127.0.0.1:18080 >/dev/null &
 "${pin_server[@]}" target/release/examples/hello 127.0.0.1:18081 >/dev/null &
 sleep 1
 
 run() { "${pin_client[@]}" wrk -t1 -c64 -d10s "$@" | awk '/Requests\/sec/ {print $2}'; }
 hello=$(run http://127.0.0.1:18081/)
 portcullis=$(run -H "Authorization: Bearer $token" http://127.0.0.1:18080/api/token)
-echo "axum hello:            $hello req/s"
+echo "hyper 204:             $hello req/s"
 echo "portcullis /api/token: $portcullis req/s"
-python3 -c "print(f'ratio: {float($portcullis)/float($hello):.2f} x hello')"
+python3 -c "print(f'ratio: {float($portcullis)/float($hello):.2f} x bare hyper')"
