@@ -26,6 +26,7 @@
 //! - [`clock`]: time as a parameter, so expiry is tested without sleeping.
 #![forbid(unsafe_code)]
 
+pub mod ascii;
 pub mod auth;
 pub mod cli;
 pub mod clock;

@@ -96,11 +96,10 @@ pub fn parse_authorization(value: &[u8]) -> Result<&str, BearerError> {
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(bytes: &[u8]) -> bool {
+    const BODY: [bool; 256] = crate::ascii::alphanumeric_and(b"-._~+/");
     let body_end = bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len());
     body_end > 0
-        && bytes[..body_end]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+        && bytes[..body_end].iter().all(|&b| BODY[usize::from(b)])
         && bytes[body_end..].iter().all(|&b| b == b'=')
 }
 

@@ -19,8 +19,8 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use axum::http::HeaderValue;
 use axum::http::header::CONNECTION;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -28,6 +28,8 @@ use crate::http::error::ApiError;
 
 /// The header a refused head is rewritten to carry.
 pub const MARKER: &str = "x-portcullis-framing-refused";
+/// [`MARKER`] as a header name, for looking it up without parsing it on every request.
+pub const MARKER_NAME: HeaderName = HeaderName::from_static(MARKER);
 
 /// Longest request head followed; beyond it the guard steps aside and hyper's limits apply.
 const MAX_HEAD: usize = 64 * 1024;
@@ -270,7 +272,19 @@ impl<S> Guarded<S> {
 
 /// Whether `bytes` hold the empty line that ends a head (`\n\n` or `\n\r\n`).
 fn has_head_end(bytes: &[u8]) -> bool {
-    bytes.windows(2).any(|w| w == b"\n\n") || bytes.windows(3).any(|w| w == b"\n\r\n")
+    // A read usually ends where a head ends: that is answered without scanning the bytes.
+    if bytes.ends_with(b"\n\r\n") || bytes.ends_with(b"\n\n") {
+        return true;
+    }
+    let mut from = 0;
+    while let Some(at) = bytes[from..].iter().position(|&b| b == b'\n') {
+        let after = &bytes[from + at + 1..];
+        if after.starts_with(b"\n") || after.starts_with(b"\r\n") {
+            return true;
+        }
+        from += at + 1;
+    }
+    false
 }
 
 /// What a head at the start of some bytes means for the connection.
@@ -573,6 +587,22 @@ GET /d HTTP/1.1\r\nHost: x\r\n\r\n";
             let out = through(&pipelined, step);
             assert!(out.starts_with(GOOD), "pieces of {step}");
             assert_eq!(&out[GOOD.len()..], expected, "pieces of {step}");
+        }
+    }
+
+    #[test]
+    fn a_head_ends_at_the_first_empty_line_wherever_it_is() {
+        for (bytes, expected) in [
+            (&b"GET / HTTP/1.1\r\n\r\n"[..], true),
+            (b"GET / HTTP/1.1\n\n", true),
+            (b"GET / HTTP/1.1\r\n\r\nGET /next", true),
+            (b"GET / HTTP/1.1\n\nGET /next", true),
+            (b"GET / HTTP/1.1\r\nHost: x\r\n", false),
+            (b"GET / HTTP/1.1\r\nHost: x\r\n\r", false),
+            (b"\n", false),
+            (b"", false),
+        ] {
+            assert_eq!(has_head_end(bytes), expected, "{:?}", String::from_utf8_lossy(bytes));
         }
     }
 

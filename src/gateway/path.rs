@@ -7,6 +7,7 @@
 //! segment boundaries), NUL and other control bytes, escapes that still look like escapes after
 //! one decoding (double encoding), bytes that are not UTF-8, and `..` above the root.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a path is refused (the gateway answers 400).
@@ -53,14 +54,36 @@ impl std::error::Error for PathError {}
 /// Normalises a request path (without its query): decodes once, resolves `.` and `..`,
 /// merges `//`, and re-encodes canonically. The result starts with `/`, and normalising it
 /// again gives it back unchanged.
-pub fn normalise(raw: &str) -> Result<String, PathError> {
-    normalise_with(raw, true)
+pub fn normalise(raw: &str) -> Result<Cow<'_, str>, PathError> {
+    if already_normal(raw) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    normalise_with(raw, true).map(Cow::Owned)
 }
 
 /// Like [`normalise`], but a `.` or `..` segment (encoded or not) is an error: for callers that
 /// cannot know which prefix the path was matched against, such as forward-auth.
-pub fn normalise_strict(raw: &str) -> Result<String, PathError> {
-    normalise_with(raw, false)
+pub fn normalise_strict(raw: &str) -> Result<Cow<'_, str>, PathError> {
+    if already_normal(raw) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    normalise_with(raw, false).map(Cow::Owned)
+}
+
+/// Whether `raw` is its own normal form, so the usual path costs one scan and no allocation:
+/// only `pchar`s that need no escape and slashes, no empty segment but a trailing one, and no
+/// `.` or `..` segment.
+fn already_normal(raw: &str) -> bool {
+    raw.starts_with('/')
+        && !raw.contains("//")
+        && raw.bytes().all(|b| b == b'/' || is_plain_pchar(b))
+        && raw[1..].split('/').all(|segment| segment != "." && segment != "..")
+}
+
+/// An RFC 3986 `pchar` that is written as it is (not `%`, which starts an escape).
+fn is_plain_pchar(byte: u8) -> bool {
+    const PLAIN: [bool; 256] = crate::ascii::alphanumeric_and(b"-._~!$&'()*+,;=:@");
+    PLAIN[usize::from(byte)]
 }
 
 fn normalise_with(raw: &str, allow_dots: bool) -> Result<String, PathError> {
@@ -151,7 +174,7 @@ fn hex(byte: u8) -> Option<u8> {
 fn encode_segment(segment: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &byte in segment.as_bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte) {
+        if is_plain_pchar(byte) {
             out.push(char::from(byte));
         } else {
             out.push('%');
@@ -297,6 +320,12 @@ mod tests {
                     prop_assert!(!lower.contains(escape), "{}", path);
                 }
             }
+        }
+
+        #[test]
+        fn the_shortcut_for_normal_paths_changes_no_answer(raw in pathish()) {
+            prop_assert_eq!(normalise(&raw).map(Cow::into_owned), normalise_with(&raw, true));
+            prop_assert_eq!(normalise_strict(&raw).map(Cow::into_owned), normalise_with(&raw, false));
         }
 
         #[test]

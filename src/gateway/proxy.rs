@@ -188,7 +188,7 @@ impl Proxy {
             .iter()
             .find(|u| u.route.prefix == prefix)
             .ok_or(ApiError::NotFound)?;
-        Ok((upstream, path))
+        Ok((upstream, path.into_owned()))
     }
 
     fn routes(&self) -> &[Route] {

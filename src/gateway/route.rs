@@ -128,7 +128,7 @@ impl RouteConfig {
             Ok(value)
         };
         Ok(Route {
-            prefix,
+            prefix: prefix.into_owned(),
             upstream,
             access: self.access.unwrap_or(RouteAccess::Method),
             strip_authorization: self.strip_authorization.unwrap_or(true),

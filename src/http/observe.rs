@@ -126,7 +126,7 @@ where
 /// The answer to a request whose head is refused before anything else looks at it: a head
 /// the connection guard marked for ambiguous framing, or a header section over `max_header`.
 fn refused_head<B>(request: &axum::http::Request<B>, max_header: usize) -> Option<Response> {
-    if request.headers().contains_key(crate::gateway::framing::MARKER) {
+    if request.headers().contains_key(crate::gateway::framing::MARKER_NAME) {
         return Some(crate::gateway::framing::refusal());
     }
     super::size_limits::headers_too_large(request, max_header).map(IntoResponse::into_response)
