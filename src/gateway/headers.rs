@@ -48,22 +48,33 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 
 /// Removes the hop-by-hop headers and every header the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
-    for name in named.iter().chain(HOP_BY_HOP.iter()) {
-        headers.remove(name);
-    }
+    strip(headers, |_| false);
 }
 
 /// Removes every `X-Portcullis-*` header: only Portcullis sets them.
 pub fn strip_portcullis(headers: &mut HeaderMap) {
-    let ours: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("x-portcullis-"))
-        .cloned()
+    remove_where(headers, |name| is_portcullis(name));
+}
+
+/// Removes the hop-by-hop headers, every header the `Connection` header names, and every
+/// header `also` picks, in one pass over the names present instead of a lookup per name.
+pub fn strip(headers: &mut HeaderMap, also: impl Fn(&HeaderName) -> bool) {
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
         .collect();
-    for name in ours {
+    remove_where(headers, |name| {
+        HOP_BY_HOP.contains(name) || named.contains(name) || also(name)
+    });
+}
+
+/// Whether `name` is one of the `X-Portcullis-*` headers only Portcullis sets.
+pub fn is_portcullis(name: &HeaderName) -> bool {
+    name.as_str().starts_with("x-portcullis-")
+}
+
+fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
+    let names: Vec<HeaderName> = headers.keys().filter(|name| doomed(name)).cloned().collect();
+    for name in names {
         headers.remove(name);
     }
 }

@@ -77,7 +77,7 @@ impl Proxy {
         crate::http::observe::observed(
             &self.state,
             request,
-            std::borrow::Cow::Borrowed("unmatched"),
+            std::borrow::Cow::Borrowed(crate::metrics::UNMATCHED),
             |request| async move {
                 let mut request = request.map(Body::new);
                 request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
@@ -212,14 +212,16 @@ fn upstream_headers(
             .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
     });
     let mut out = std::mem::take(&mut parts.headers);
-    headers::strip_hop_by_hop(&mut out);
-    headers::strip_portcullis(&mut out);
-    if route.strip_authorization {
-        out.remove(header::AUTHORIZATION);
-    }
-    // The pool names the upstream in `Host`.
-    out.remove(header::HOST);
-    out.remove(header::FORWARDED);
+    // `Host` is set by the pool (the upstream's name), `X-Forwarded-Proto` and the identity
+    // headers are set below whatever the client sent.
+    headers::strip(&mut out, |name| {
+        headers::is_portcullis(name)
+            || name == header::HOST
+            || name == header::FORWARDED
+            || name == FORWARDED_FOR
+            || name == FORWARDED_HOST
+            || (route.strip_authorization && name == header::AUTHORIZATION)
+    });
     if let Some(identity) = identity {
         headers::insert_identity(&mut out, identity);
     }
@@ -249,20 +251,46 @@ fn switch_protocols(
     Response::from_parts(head, Body::empty())
 }
 
-/// Replaces any client-sent `X-Forwarded-*` with what Portcullis saw itself.
+const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// Sets `X-Forwarded-*` to what Portcullis saw itself; the client's own were stripped.
 fn set_forwarded(headers: &mut HeaderMap, client: Option<std::net::IpAddr>, host: Option<HeaderValue>) {
-    const FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-    headers.remove(FOR);
-    headers.remove(HOST);
-    if let Some(value) = client.and_then(|c| HeaderValue::from_str(&c.to_string()).ok()) {
-        headers.insert(FOR, value);
+    if let Some(value) = client.and_then(address_value) {
+        headers.insert(FORWARDED_FOR, value);
     }
-    headers.insert(PROTO, HeaderValue::from_static("http"));
+    headers.insert(FORWARDED_PROTO, HeaderValue::from_static("http"));
     if let Some(host) = host {
-        headers.insert(HOST, host);
+        headers.insert(FORWARDED_HOST, host);
     }
+}
+
+/// An address as a header value. IPv4, the usual case, is written by hand: `Display` goes
+/// through the formatting machinery and cost more than the rest of the forwarding headers.
+fn address_value(address: std::net::IpAddr) -> Option<HeaderValue> {
+    let std::net::IpAddr::V4(v4) = address else {
+        return HeaderValue::from_str(&address.to_string()).ok();
+    };
+    let mut text = [0u8; 15];
+    let mut len = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            text[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        text[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    HeaderValue::from_bytes(&text[..len]).ok()
 }
 
 /// Copies bytes both ways between the client and the upstream after a `101 Switching Protocols`.
@@ -278,5 +306,24 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
     let mut upstream = TokioIo::new(upstream);
     if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         tracing::debug!(error = %error, "upgraded connection ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn addresses_are_written_as_display_writes_them(octets in any::<[u8; 4]>(), v6 in any::<[u16; 8]>()) {
+            for address in [
+                std::net::IpAddr::from(octets),
+                std::net::IpAddr::from(v6),
+            ] {
+                let value = address_value(address).unwrap();
+                prop_assert_eq!(value.to_str().unwrap(), address.to_string());
+            }
+        }
     }
 }

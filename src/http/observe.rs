@@ -62,7 +62,9 @@ fn route_of(request: &Request) -> Cow<'static, str> {
     request
         .extensions()
         .get::<MatchedPath>()
-        .map_or(Cow::Borrowed("unmatched"), |m| Cow::Owned(m.as_str().to_owned()))
+        .map_or(Cow::Borrowed(crate::metrics::UNMATCHED), |m| {
+            Cow::Owned(m.as_str().to_owned())
+        })
 }
 
 fn method_label(method: &axum::http::Method) -> &'static str {
