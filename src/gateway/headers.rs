@@ -53,7 +53,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Removes every `X-Portcullis-*` header: only Portcullis sets them.
 pub fn strip_portcullis(headers: &mut HeaderMap) {
-    remove_where(headers, |name| is_portcullis(name));
+    remove_where(headers, is_portcullis);
 }
 
 /// Removes the hop-by-hop headers, every header the `Connection` header names, and every
