@@ -4,7 +4,7 @@
 # under callgrind on one runtime thread; a client sends WARMUP requests on one keep-alive
 # connection, the counters are zeroed, then REQUESTS more are counted.
 #
-#   bare hyper answering 204 (examples/hello.rs)  - the Rust HTTP stack's own cost
+#   bare hyper answering 204 (bench/hello.rs)  - the Rust HTTP stack's own cost
 #   Portcullis /auth/verify with a cached token   - what forward-auth adds to it
 #   Portcullis reverse proxy to an nginx upstream - when nginx is installed
 #

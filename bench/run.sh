@@ -52,7 +52,7 @@ TOML
 "${pin_server[@]}" nginx -c "$dir/nginx.conf" & pids+=($!)
 "${pin_server[@]}" nginx -c "$dir/upstream.conf" & pids+=($!)
 "${pin_server[@]}" "$bin" --config "$dir/portcullis.toml" --data-dir "$dir" serve --threads 1 --listen "127.0.0.1:$PORTCULLIS" >/dev/null & pids+=($!)
-# The Rust HTTP stack's own limit: bare hyper answering 204 on one thread (examples/hello.rs).
+# The Rust HTTP stack's own limit: bare hyper answering 204 on one thread (bench/hello.rs).
 "${pin_server[@]}" "$PWD/target/release/examples/hello" "127.0.0.1:$HYPER_204" & pids+=($!)
 "${pin_server[@]}" "$bin" --config "$dir/portcullis-limited.toml" --data-dir "$dir" serve --threads 1 --listen "127.0.0.1:$PORTCULLIS_LIMITED" >/dev/null & pids+=($!)
 sleep 1

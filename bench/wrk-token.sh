@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Requests per second of `GET /api/token` (a cached Read Access token) beside a bare hyper
-# server answering 204 (examples/hello.rs), measured in the same run: wrk, keep-alive, 64 connections, 10 s each,
+# server answering 204 (bench/hello.rs), measured in the same run: wrk, keep-alive, 64 connections, 10 s each,
 # both servers on one runtime thread, pinned to core 0, and wrk to core 1 when taskset exists.
 #
 # Usage: bench/wrk-token.sh            (needs wrk: apt-get install wrk)
