@@ -28,7 +28,9 @@ fn main() -> std::io::Result<()> {
                     *response.status_mut() = StatusCode::NO_CONTENT;
                     Ok::<_, Infallible>(response)
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), answer).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), answer)
+                    .await;
             });
         }
     })

@@ -15,6 +15,7 @@
 # Usage: bench/instructions.sh            (needs valgrind, python3; nginx for the proxy row)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 WARMUP=${WARMUP:-2000}
 REQUESTS=${REQUESTS:-5000}
 for tool in valgrind callgrind_control callgrind_annotate python3; do
@@ -30,8 +31,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 PORTCULLIS=18280 HYPER=18281 UPSTREAM=18282
-printf 'bench-password-1\n' | "$bin" --data-dir "$dir" user create --username bench --email bench@example.com --admin --password-stdin >/dev/null
-token=$("$bin" --data-dir "$dir" token create --name callgrind --access full --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+token=$(bench_token "$bin" "$dir" callgrind full)
 cat > "$dir/portcullis.toml" <<TOML
 log = "warn"
 [rate_limits]

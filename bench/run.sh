@@ -8,6 +8,7 @@
 # Usage: bench/run.sh                       (needs nginx, wrk, python3; RUNS=3 DURATION=10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-"1 16 64 256"}
@@ -29,8 +30,7 @@ sed -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM@|$UPSTREAM|g" -e "s|@PORTCULLIS@|$PORTCU
     bench/nginx.conf.in > "$dir/nginx.conf"
 sed -e "s|@DIR@|$dir|g" -e "s|@UPSTREAM@|$UPSTREAM|g" bench/upstream.conf.in > "$dir/upstream.conf"
 
-printf 'bench-password-1\n' | "$bin" --data-dir "$dir" user create --username bench --email bench@example.com --admin --password-stdin >/dev/null
-token=$("$bin" --data-dir "$dir" token create --name wrk --access full --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+token=$(bench_token "$bin" "$dir" wrk full)
 # Rate limits off: the benchmark sends far more than Quable's 6,000 requests per 10 minutes,
 # and a 429 is not the answer being measured. Any non-2xx answer fails the run.
 cat > "$dir/portcullis.toml" <<TOML

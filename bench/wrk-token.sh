@@ -6,6 +6,7 @@
 # Usage: bench/wrk-token.sh            (needs wrk: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --quiet --bin portcullis --example hello
 pin_server=(); pin_client=()
@@ -14,8 +15,7 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_server=(tasks
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 bin=target/release/portcullis
-printf 'bench-password-1\n' | $bin --data-dir "$dir" user create --username bench --email bench@example.com --admin --password-stdin >/dev/null
-token=$($bin --data-dir "$dir" token create --name wrk --access read --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+token=$(bench_token "$bin" "$dir" wrk read)
 "${pin_server[@]}" $bin --data-dir "$dir" --log warn serve --threads 1 --listen 127.0.0.1:18080 >/dev/null &
 "${pin_server[@]}" target/release/examples/hello 127.0.0.1:18081 >/dev/null &
 sleep 1
