@@ -24,6 +24,7 @@
 //! - [`domain`]: validated values (`Username`, `Email`, `Access`, …). [`password`]: argon2id.
 //! - [`cli`], [`config`], [`server`], [`telemetry`]: the thin outer layer.
 //! - [`clock`]: time as a parameter, so expiry is tested without sleeping.
+//! - [`ascii`]: byte classes as lookup tables, for the parsers on the request path.
 #![forbid(unsafe_code)]
 
 pub mod ascii;

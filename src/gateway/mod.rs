@@ -4,7 +4,8 @@
 //! - `forward_auth` — `/auth/verify` for nginx `auth_request`, Traefik `ForwardAuth` and Caddy
 //!   `forward_auth`, and `/auth/envoy/…` for Envoy `ext_authz`: another proxy asks, Portcullis
 //!   answers yes (2xx with identity headers) or no (the 400/401/403/503 of DESIGN §3).
-//! - `proxy` — the `[[routes]]` of the configuration: Portcullis itself forwards the request.
+//! - `proxy` — the `[[routes]]` of the configuration: Portcullis itself forwards the request,
+//!   over upstream connections from `upstream`, a pool driven by the tasks that use it.
 //!
 //! Both accept API tokens only, never user sessions: a session is for the web admin and the
 //! REST API, and a gateway that took it would let a browser credential reach every API behind
