@@ -41,7 +41,7 @@ const MAX_LINE: usize = 4096;
 /// through a buffer of its own.
 const IN_PLACE_ROOM: usize = 1024;
 
-/// The answer to a rewritten head (see [`crate::http::observe`], which looks for [`MARKER`]):
+/// The answer to a rewritten head (see `crate::http::observe`, which looks for [`MARKER`]):
 /// `400`, and the connection is closed.
 pub fn refusal() -> Response {
     (

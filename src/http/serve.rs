@@ -6,7 +6,7 @@
 //! the proxy serve the requests a guarded API gets, so they skip what they do not need: the
 //! route table, the middleware stack and, for forward-auth, the body conversion (issue #8,
 //! bench/RESULTS.md). They are observed exactly like a routed request
-//! ([`super::observe::observed`]).
+//! (`super::observe::observed`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -92,7 +92,7 @@ pub async fn accept(listener: &TcpListener) -> (TcpStream, SocketAddr) {
     }
 }
 
-/// Waits for open connections to finish, at most [`DRAIN_TIMEOUT`].
+/// Waits for open connections to finish, at most `DRAIN_TIMEOUT` (30 s).
 pub async fn drain(graceful: GracefulShutdown) {
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
