@@ -139,6 +139,76 @@ async fn a_pooled_connection_the_upstream_closed_is_replaced_not_reported_as_502
 }
 
 #[tokio::test]
+async fn proxied_requests_are_observed_and_checked_like_every_routed_request() {
+    // Route prefixes are dispatched to the proxy before the router (src/http/serve.rs); they
+    // must still get the request id, the log line, the metrics and the head checks.
+    let upstream = Upstream::start();
+    let app = TestApp::spawn_with_config(&format!(
+        "log = \"info\"\nlog_format = \"json\"\n[limits]\nmax_header_size = 4096\n\n\
+         [[routes]]\nprefix = \"/app\"\nupstream = \"{}\"\n",
+        upstream.url()
+    ));
+    let (id, token) = app.create_token("read").await;
+    let authorization = format!("Authorization: Bearer {token}");
+    let allowed = app.raw_request(
+        "GET",
+        "/app/observed",
+        &[authorization.as_bytes(), b"X-Request-Id: proxied-1"],
+    );
+    allowed.assert_status(200, "a read token reading through the proxy");
+    assert_eq!(allowed.header("x-request-id"), Some("proxied-1"));
+    assert_eq!(
+        upstream.only("the allowed request").header("x-request-id"),
+        Some("proxied-1"),
+        "the upstream gets the request id too"
+    );
+
+    let refused = app.raw_request("GET", "/app/observed", &[]);
+    refused.assert_problem(401, Some(WWW_NO_ERROR), "no token");
+    let generated = refused.header("x-request-id").expect("a generated request id");
+    assert_eq!(generated.len(), 32, "{generated}");
+
+    let padding = format!("X-Padding: {}", "p".repeat(5000));
+    app.raw_request("GET", "/app/observed", &[authorization.as_bytes(), padding.as_bytes()])
+        .assert_problem(431, None, "headers over max_header_size");
+
+    let smuggled = format!(
+        "POST /app/observed HTTP/1.1\r\nHost: x\r\n{authorization}\r\n\
+         Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    );
+    let (reply, closed) = raw_exchange(app.addr, smuggled.as_bytes());
+    reply.assert_problem(400, None, "both Content-Length and Transfer-Encoding");
+    assert!(closed, "the connection is closed");
+    assert_eq!(upstream.seen().len(), 1, "nothing refused reached the upstream");
+
+    let mut line = None;
+    for _ in 0..50 {
+        line = app
+            .logs()
+            .lines()
+            .find(|l| l.contains("proxied-1") && l.contains("\"message\":\"request\""))
+            .map(str::to_owned);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let line = line.expect("a log line with the request id");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(event["fields"]["status"], 200);
+    assert_eq!(event["span"]["route"], "unmatched");
+    assert_eq!(event["span"]["token_id"], id);
+    assert!(!app.logs().contains(&token), "the secret never reaches the log");
+
+    let metrics = app.call("GET", "/metrics", None, None).await.body;
+    for (method, status) in [("GET", "200"), ("GET", "401"), ("GET", "431"), ("POST", "400")] {
+        let series =
+            format!("portcullis_http_requests_total{{route=\"unmatched\",method=\"{method}\",status=\"{status}\"}} 1");
+        assert!(metrics.contains(&series), "{series} in:\n{metrics}");
+    }
+}
+
+#[tokio::test]
 async fn response_bodies_stream_through_without_being_buffered() {
     let upstream = Upstream::start();
     let app = proxy_app(&upstream, "");
