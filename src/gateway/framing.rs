@@ -101,34 +101,28 @@ impl<S> Guarded<S> {
         }
     }
 
-    /// Follows `input` through the state machine, moving checked bytes to `ready`.
+    /// Follows `input` through the state machine, moving checked bytes to `ready`: what
+    /// [`Guarded::verbatim`] lets through as it is, and what it leaves to this copying path —
+    /// a head or chunk-size line begun in an earlier read, and a head that is incomplete or
+    /// refused.
     fn feed(&mut self, mut input: &[u8]) {
         while !input.is_empty() {
-            match self.state {
-                State::Aside => {
-                    self.ready.extend_from_slice(input);
+            if self.gathering.is_empty() {
+                let passed = self.verbatim(input);
+                self.ready.extend_from_slice(&input[..passed]);
+                input = &input[passed..];
+                if input.is_empty() || self.state == State::Refused {
                     return;
                 }
-                State::Refused => return,
-                State::Body(left) => {
-                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(input.len());
-                    self.ready.extend_from_slice(&input[..take]);
-                    input = &input[take..];
-                    let left = left - take as u64;
-                    self.state = if left == 0 { State::Head } else { State::Body(left) };
-                }
-                State::Chunked(Chunk::Data(left)) => {
-                    let take = usize::try_from(left).unwrap_or(usize::MAX).min(input.len());
-                    self.ready.extend_from_slice(&input[..take]);
-                    input = &input[take..];
-                    let left = left - take as u64;
-                    self.state = State::Chunked(if left == 0 { Chunk::Size } else { Chunk::Data(left) });
-                }
+            }
+            match self.state {
                 State::Chunked(chunk @ (Chunk::Size | Chunk::Trailers)) => {
+                    // The rest of a line begun in an earlier read.
                     let Some(end) = input.iter().position(|&b| b == b'\n') else {
                         self.gathering.extend_from_slice(input);
                         self.ready.extend_from_slice(input);
                         if self.gathering.len() > MAX_LINE {
+                            self.gathering.clear();
                             self.state = State::Aside;
                         }
                         return;
@@ -139,19 +133,10 @@ impl<S> Guarded<S> {
                     let line = std::mem::take(&mut self.gathering);
                     self.state = next_chunk_state(chunk, &line);
                 }
-                State::Head if self.gathering.is_empty() && has_head_end(input) => {
-                    // The usual case: a whole head at the start of what was read, judged in place.
-                    match self.judge_head(input) {
-                        Some(used) => input = &input[used..],
-                        None => {
-                            self.gathering.extend_from_slice(input);
-                            return;
-                        }
-                    }
-                }
                 State::Head => {
-                    // A head in pieces. It is judged only once an empty line has arrived, so a
-                    // client sending it byte by byte costs one parse, not one per byte.
+                    // A head in pieces, or one that is incomplete or refused. It is judged only
+                    // once an empty line has arrived, so a client sending it byte by byte costs
+                    // one parse, not one per byte.
                     let searched_from = self.gathering.len().saturating_sub(3);
                     self.gathering.extend_from_slice(input);
                     if !has_head_end(&self.gathering[searched_from..]) {
@@ -173,6 +158,8 @@ impl<S> Guarded<S> {
                     }
                     return;
                 }
+                // Only a head or a chunk-size line is ever gathered, and those states are above.
+                _ => self.gathering.clear(),
             }
         }
     }
@@ -203,8 +190,7 @@ impl<S> Guarded<S> {
 
     /// How many leading bytes of `input` hyper may read as they are, following them through
     /// the state machine without copying them. Stops before a head that is incomplete or
-    /// refused; [`Guarded::feed`] takes over from there. Only called with nothing gathered and
-    /// nothing waiting in `ready`.
+    /// refused; [`Guarded::feed`] takes over from there. Only called with nothing gathered.
     fn verbatim(&mut self, input: &[u8]) -> usize {
         let mut at = 0;
         while at < input.len() {
@@ -229,6 +215,7 @@ impl<S> Guarded<S> {
                         // A line in pieces passes as it arrives and is remembered until it ends.
                         self.gathering.extend_from_slice(rest);
                         if self.gathering.len() > MAX_LINE {
+                            self.gathering.clear();
                             self.state = State::Aside;
                         }
                         return input.len();
