@@ -51,11 +51,6 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     strip(headers, |_| false);
 }
 
-/// Removes every `X-Portcullis-*` header: only Portcullis sets them.
-pub fn strip_portcullis(headers: &mut HeaderMap) {
-    remove_where(headers, is_portcullis);
-}
-
 /// Removes the hop-by-hop headers, every header the `Connection` header names, and every
 /// header `also` picks, in one pass over the names present instead of a lookup per name.
 pub fn strip(headers: &mut HeaderMap, also: impl Fn(&HeaderName) -> bool) {
@@ -132,7 +127,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(ACCESS, HeaderValue::from_static("full"));
         headers.insert("x-portcullis-anything", HeaderValue::from_static("x"));
-        strip_portcullis(&mut headers);
+        strip(&mut headers, is_portcullis);
         assert!(headers.is_empty());
         let identity = Identity {
             id: 7,

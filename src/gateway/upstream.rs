@@ -143,10 +143,7 @@ impl Pool {
     ) -> Result<Response<Incoming>, Failure> {
         request.headers_mut().insert(header::HOST, self.authority.clone());
         let exchange = async {
-            let stream = self.open().await?;
-            let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
-                .await
-                .map_err(|e| Failure::Broken(e.into()))?;
+            let (mut sender, connection) = self.handshake().await?;
             tokio::spawn(async move {
                 if let Err(error) = connection.with_upgrades().await {
                     tracing::debug!(%error, "upgraded upstream connection ended");
@@ -193,7 +190,8 @@ impl Pool {
         }
     }
 
-    async fn open(&self) -> Result<TcpStream, Failure> {
+    /// A new HTTP/1.1 connection to the upstream, within the route's connect timeout.
+    async fn handshake(&self) -> Result<(SendRequest<Body>, Connection<TokioIo<TcpStream>, Body>), Failure> {
         let stream = tokio::time::timeout(
             self.connect_timeout,
             TcpStream::connect((self.host.as_str(), self.port)),
@@ -204,14 +202,13 @@ impl Pool {
             Failure::Broken(anyhow::Error::new(e).context(format!("connecting to {}:{}", self.host, self.port)))
         })?;
         let _ = stream.set_nodelay(true);
-        Ok(stream)
+        http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| Failure::Broken(e.into()))
     }
 
     async fn connect(&self) -> Result<Link, Failure> {
-        let stream = self.open().await?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| Failure::Broken(e.into()))?;
+        let (sender, connection) = self.handshake().await?;
         Ok(Link {
             sender,
             driver: Some(Box::pin(connection)),
