@@ -181,20 +181,7 @@ async fn proxied_requests_are_observed_and_checked_like_every_routed_request() {
     assert!(closed, "the connection is closed");
     assert_eq!(upstream.seen().len(), 1, "nothing refused reached the upstream");
 
-    let mut line = None;
-    for _ in 0..50 {
-        line = app
-            .logs()
-            .lines()
-            .find(|l| l.contains("proxied-1") && l.contains("\"message\":\"request\""))
-            .map(str::to_owned);
-        if line.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let line = line.expect("a log line with the request id");
-    let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let event = app.request_log_event("proxied-1").await;
     assert_eq!(event["fields"]["status"], 200);
     assert_eq!(event["span"]["route"], "unmatched");
     assert_eq!(event["span"]["token_id"], id);

@@ -195,6 +195,24 @@ impl TestApp {
         self.output.lock().unwrap().clone()
     }
 
+    /// The JSON `request` log event of the request with id `request_id` (a server started
+    /// with the JSON log format). The line is written after the response, so this waits up to
+    /// a second for the reader thread to capture it.
+    pub async fn request_log_event(&self, request_id: &str) -> Value {
+        for _ in 0..50 {
+            let line = self
+                .logs()
+                .lines()
+                .find(|l| l.contains(request_id) && l.contains("\"message\":\"request\""))
+                .map(str::to_owned);
+            if let Some(line) = line {
+                return serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no request log line with the request id {request_id}:\n{}", self.logs());
+    }
+
     /// Sends SIGTERM and waits (at most 10 s) for the server to exit; returns its exit status
     /// and how long it took. Panics if it does not exit in time.
     pub fn stop(&mut self) -> (ExitStatus, Duration) {

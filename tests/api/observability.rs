@@ -2,8 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::helpers::{TestApp, WWW_NO_ERROR, with_bad_checksum};
 
 #[tokio::test]
@@ -107,24 +105,10 @@ async fn json_logs_have_one_line_per_request_with_route_status_latency_and_token
         ],
     );
     assert_eq!(reply.status, 200);
-    // The log line is written after the response; give the reader thread a moment.
-    let mut line = None;
-    for _ in 0..50 {
-        line = app
-            .logs()
-            .lines()
-            .find(|l| l.contains("trace-me-1") && l.contains("\"message\":\"request\""))
-            .map(str::to_owned);
-        if line.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let line = line.expect("a log line with the request id");
-    let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let event = app.request_log_event("trace-me-1").await;
     assert_eq!(event["fields"]["message"], "request");
     assert_eq!(event["fields"]["status"], 200);
-    assert!(event["fields"]["latency_ms"].as_f64().is_some(), "{line}");
+    assert!(event["fields"]["latency_ms"].as_f64().is_some(), "{event}");
     assert_eq!(event["span"]["method"], "GET");
     assert_eq!(event["span"]["route"], "/api/users/{id}");
     assert_eq!(event["span"]["token_id"], id);
@@ -251,20 +235,7 @@ async fn forward_auth_is_observed_and_checked_like_every_routed_request() {
     reply.assert_problem(400, None, "both Content-Length and Transfer-Encoding");
     assert!(closed, "the connection is closed");
 
-    let mut line = None;
-    for _ in 0..50 {
-        line = app
-            .logs()
-            .lines()
-            .find(|l| l.contains("verify-me-1") && l.contains("\"message\":\"request\""))
-            .map(str::to_owned);
-        if line.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let line = line.expect("a log line with the request id");
-    let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let event = app.request_log_event("verify-me-1").await;
     assert_eq!(event["fields"]["status"], 204);
     assert_eq!(event["span"]["route"], "/auth/verify");
     assert_eq!(event["span"]["token_id"], id);
